@@ -16,6 +16,7 @@ DEB_PACKAGES=(
   libabsl-dev librocksdb-dev libzstd-dev liblz4-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
+  python3-numpy
 )
 
 missing=()

@@ -15,6 +15,12 @@ tools/setup.sh
 tools/lint.sh
 
 bazel_flags=()
+test_flags=()
+# Reference data beside the project (the real RWKV World vocabulary, ...):
+# tests that can use it read $GANDER_SHARED_DATA and skip when it is unset.
+if [[ -d ../shared/data ]]; then
+  test_flags+=("--test_env=GANDER_SHARED_DATA=$(cd ../shared/data && pwd)")
+fi
 if [[ -n ${CI:-} ]]; then
   bazel_flags+=(--curses=no --color=no --show_progress_rate_limit=30)
 fi
@@ -41,7 +47,7 @@ grep -q -- "--experimental_repository_disable_download" "$log_dir/build.log" ||
   { echo "test: downloads are not disabled in .bazelrc" >&2; exit 1; }
 
 test_rc=0
-run_bazel test test "${bazel_flags[@]}" --test_summary=short //... "$@" || test_rc=$?
+run_bazel test test "${bazel_flags[@]}" "${test_flags[@]}" --test_summary=short //... "$@" || test_rc=$?
 
 cuda_rc=0
 if [[ -x ${CUDA_PATH:-/usr/local/cuda}/bin/nvcc ]] || command -v nvcc >/dev/null 2>&1; then
