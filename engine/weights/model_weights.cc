@@ -15,8 +15,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 #include "engine/weights/bf16.h"
-#include "engine/weights/status_macros.h"
 #include "engine/weights/tensor_file.h"
 #include "engine/weights/x070_layout.h"
 
@@ -84,7 +84,7 @@ absl::StatusOr<const TensorView*> Need(const TensorIndex& index, absl::string_vi
 // symbolic shape ("[V, C]") for messages.
 absl::Status Dims2(const TensorIndex& index, absl::string_view name, absl::string_view meaning,
                    int* rows, int* cols) {
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(const TensorView* t, Need(index, name));
+  GANDER_ASSIGN_OR_RETURN(const TensorView* t, Need(index, name));
   if (t->shape.size() != 2 || t->shape[0] <= 0 || t->shape[1] <= 0 || t->shape[0] > INT_MAX ||
       t->shape[1] > INT_MAX) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has shape ",
@@ -99,24 +99,22 @@ absl::StatusOr<ModelConfig> DeriveConfig(const TensorIndex& index, int layers,
                                          bool layer0_value_lora) {
   ModelConfig c;
   c.layers = layers;
-  GANDER_WEIGHTS_RETURN_IF_ERROR(Dims2(index, "emb.weight", "[V, C]", &c.vocab, &c.embd));
-  GANDER_WEIGHTS_RETURN_IF_ERROR(
-      Dims2(index, "blocks.0.att.r_k", "[H, N]", &c.heads, &c.head_size));
+  GANDER_RETURN_IF_ERROR(Dims2(index, "emb.weight", "[V, C]", &c.vocab, &c.embd));
+  GANDER_RETURN_IF_ERROR(Dims2(index, "blocks.0.att.r_k", "[H, N]", &c.heads, &c.head_size));
   if (static_cast<int64_t>(c.heads) * c.head_size != c.embd) {
     return absl::InvalidArgumentError(
         absl::StrCat("tensor 'blocks.0.att.r_k' has shape [", c.heads, ", ", c.head_size,
                      "], expected [H, N] with H * N = C = ", c.embd, " (from emb.weight)"));
   }
   int unused;
-  GANDER_WEIGHTS_RETURN_IF_ERROR(
-      Dims2(index, "blocks.0.ffn.key.weight", "[F, C]", &c.ffn, &unused));
-  GANDER_WEIGHTS_RETURN_IF_ERROR(Dims2(index, "blocks.0.att.w1", "[C, Dw]", &unused, &c.lora_w));
-  GANDER_WEIGHTS_RETURN_IF_ERROR(Dims2(index, "blocks.0.att.a1", "[C, Da]", &unused, &c.lora_a));
-  GANDER_WEIGHTS_RETURN_IF_ERROR(Dims2(index, "blocks.0.att.g1", "[C, Dg]", &unused, &c.lora_g));
+  GANDER_RETURN_IF_ERROR(Dims2(index, "blocks.0.ffn.key.weight", "[F, C]", &c.ffn, &unused));
+  GANDER_RETURN_IF_ERROR(Dims2(index, "blocks.0.att.w1", "[C, Dw]", &unused, &c.lora_w));
+  GANDER_RETURN_IF_ERROR(Dims2(index, "blocks.0.att.a1", "[C, Da]", &unused, &c.lora_a));
+  GANDER_RETURN_IF_ERROR(Dims2(index, "blocks.0.att.g1", "[C, Dg]", &unused, &c.lora_g));
   if (layers > 1) {
-    GANDER_WEIGHTS_RETURN_IF_ERROR(Dims2(index, "blocks.1.att.v1", "[C, Dv]", &unused, &c.lora_v));
+    GANDER_RETURN_IF_ERROR(Dims2(index, "blocks.1.att.v1", "[C, Dv]", &unused, &c.lora_v));
   } else if (layer0_value_lora) {
-    GANDER_WEIGHTS_RETURN_IF_ERROR(Dims2(index, "blocks.0.att.v1", "[C, Dv]", &unused, &c.lora_v));
+    GANDER_RETURN_IF_ERROR(Dims2(index, "blocks.0.att.v1", "[C, Dv]", &unused, &c.lora_v));
   }
   return c;
 }
@@ -314,14 +312,14 @@ absl::StatusOr<ModelWeights> Load(const TensorFile& file, const LoadOptions& opt
   int max_layer = -1;
   for (const TensorView& t : file.tensors()) {
     int layer;
-    GANDER_WEIGHTS_RETURN_IF_ERROR(ClassifyName(t.name, &layer));
+    GANDER_RETURN_IF_ERROR(ClassifyName(t.name, &layer));
     max_layer = std::max(max_layer, layer);
     index[t.name] = &t;
   }
   // A one-layer model can only tell its value LoRA rank from layer 0's v1.
   const bool layer0_value_lora = index.contains("blocks.0.att.v1");
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(ModelConfig config,
-                                  DeriveConfig(index, max_layer + 1, layer0_value_lora));
+  GANDER_ASSIGN_OR_RETURN(ModelConfig config,
+                          DeriveConfig(index, max_layer + 1, layer0_value_lora));
 
   // Exactly the expected tensors, each with its expected shape. Layer 0's
   // value residual LoRA is unused: each of its three tensors may be absent
@@ -352,12 +350,12 @@ absl::StatusOr<ModelWeights> Load(const TensorFile& file, const LoadOptions& opt
   ModelWeights w;
   w.config = config;
   w.type = options.type;
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(w.fingerprint, Fingerprint(config, file.tensors()));
+  GANDER_ASSIGN_OR_RETURN(w.fingerprint, Fingerprint(config, file.tensors()));
 
   auto storage = std::make_shared<WeightStorage>();
   Converter convert(options.type, file.mapping(), storage.get());
   auto at = [&](const std::string& name) -> const TensorView& { return *index.at(name); };
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(w.emb, convert.Make(at("emb.weight"), false));
+  GANDER_ASSIGN_OR_RETURN(w.emb, convert.Make(at("emb.weight"), false));
   w.ln0_weight = convert.Vector(at("blocks.0.ln0.weight"));
   w.ln0_bias = convert.Vector(at("blocks.0.ln0.bias"));
   w.layers.resize(config.layers);
@@ -408,14 +406,13 @@ absl::StatusOr<ModelWeights> Load(const TensorFile& file, const LoadOptions& opt
     };
     for (const auto& m : matrices) {
       if (m.matrix == nullptr) continue;
-      GANDER_WEIGHTS_ASSIGN_OR_RETURN(*m.matrix,
-                                      convert.Make(at(absl::StrCat(p, m.suffix)), m.lora));
+      GANDER_ASSIGN_OR_RETURN(*m.matrix, convert.Make(at(absl::StrCat(p, m.suffix)), m.lora));
     }
     if (l > 0) lw.v0 = vec("att.v0");
   }
   w.ln_out_weight = convert.Vector(at("ln_out.weight"));
   w.ln_out_bias = convert.Vector(at("ln_out.bias"));
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(w.head, convert.Make(at("head.weight"), false));
+  GANDER_ASSIGN_OR_RETURN(w.head, convert.Make(at("head.weight"), false));
   w.storage = std::move(storage);
   return w;
 }
@@ -423,7 +420,7 @@ absl::StatusOr<ModelWeights> Load(const TensorFile& file, const LoadOptions& opt
 }  // namespace
 
 absl::StatusOr<ModelWeights> LoadModelWeights(const std::string& path, const LoadOptions& options) {
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(TensorFile file, TensorFile::Open(path));
+  GANDER_ASSIGN_OR_RETURN(TensorFile file, TensorFile::Open(path));
   absl::StatusOr<ModelWeights> weights = Load(file, options);
   if (!weights.ok() && !absl::StartsWith(weights.status().message(), path)) {
     return absl::Status(weights.status().code(),

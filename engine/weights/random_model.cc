@@ -7,8 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "engine/weights/bf16.h"
-#include "engine/weights/status_macros.h"
 #include "engine/weights/tensor_writer.h"
 #include "engine/weights/x070_layout.h"
 
@@ -189,7 +189,7 @@ std::vector<float> RandomTensorValues(const RandomModelSpec& spec, const std::st
 
 absl::Status WriteRandomModel(const RandomModelSpec& spec, const std::string& path,
                               TensorFormat format, FileDtype dtype) {
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(ModelConfig config, RandomModelConfig(spec));
+  GANDER_ASSIGN_OR_RETURN(ModelConfig config, RandomModelConfig(spec));
   std::vector<X070Tensor> layout = weights_internal::X070Tensors(config, spec.layer0_value_lora);
   if (format == TensorFormat::kSafetensors) {
     std::sort(layout.begin(), layout.end(),

@@ -8,9 +8,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "engine/weights/json.h"
 #include "engine/weights/pickle.h"
-#include "engine/weights/status_macros.h"
 #include "engine/weights/zip.h"
 
 namespace gander::engine::weights_internal {
@@ -85,7 +85,7 @@ absl::StatusOr<std::vector<TensorView>> ParseSafetensors(absl::Span<const uint8_
         absl::StrCat("truncated safetensors file: the header of ", header_size,
                      " bytes runs past the end of the file (", file.size(), " bytes)"));
   }
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(
+  GANDER_ASSIGN_OR_RETURN(
       JsonValue root,
       ParseJson(absl::string_view(reinterpret_cast<const char*>(file.data()) + 8, header_size),
                 /*base_offset=*/8));
@@ -118,11 +118,10 @@ absl::StatusOr<std::vector<TensorView>> ParseSafetensors(absl::Span<const uint8_
     }
     TensorView view;
     view.name = name;
-    GANDER_WEIGHTS_ASSIGN_OR_RETURN(view.dtype, SafetensorsDType(name, *dtype_value));
-    GANDER_WEIGHTS_RETURN_IF_ERROR(IntArray(name, "shape", info.Find("shape"), &view.shape));
+    GANDER_ASSIGN_OR_RETURN(view.dtype, SafetensorsDType(name, *dtype_value));
+    GANDER_RETURN_IF_ERROR(IntArray(name, "shape", info.Find("shape"), &view.shape));
     std::vector<int64_t> offsets;
-    GANDER_WEIGHTS_RETURN_IF_ERROR(
-        IntArray(name, "data_offsets", info.Find("data_offsets"), &offsets));
+    GANDER_RETURN_IF_ERROR(IntArray(name, "data_offsets", info.Find("data_offsets"), &offsets));
     if (offsets.size() != 2 || offsets[0] > offsets[1]) {
       return absl::InvalidArgumentError(
           absl::StrCat("safetensors header: tensor '", name, "' data_offsets is not [begin, end]"));
@@ -180,7 +179,7 @@ absl::Status NeedStored(const ZipEntry& entry, absl::string_view purpose) {
 }
 
 absl::StatusOr<std::vector<TensorView>> ParsePth(absl::Span<const uint8_t> file) {
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(std::vector<ZipEntry> entries, ReadZipDirectory(file));
+  GANDER_ASSIGN_OR_RETURN(std::vector<ZipEntry> entries, ReadZipDirectory(file));
   absl::flat_hash_map<absl::string_view, const ZipEntry*> by_name;
   const ZipEntry* pickle_entry = nullptr;
   for (const ZipEntry& entry : entries) {
@@ -203,7 +202,7 @@ absl::StatusOr<std::vector<TensorView>> ParsePth(absl::Span<const uint8_t> file)
   auto byteorder = by_name.find(prefix + "byteorder");
   if (byteorder != by_name.end()) {
     const ZipEntry& entry = *byteorder->second;
-    GANDER_WEIGHTS_RETURN_IF_ERROR(NeedStored(entry, "byte order"));
+    GANDER_RETURN_IF_ERROR(NeedStored(entry, "byte order"));
     const absl::string_view order(reinterpret_cast<const char*>(file.data()) + entry.data_offset,
                                   entry.size);
     if (order != "little") {
@@ -212,7 +211,7 @@ absl::StatusOr<std::vector<TensorView>> ParsePth(absl::Span<const uint8_t> file)
     }
   }
 
-  GANDER_WEIGHTS_RETURN_IF_ERROR(NeedStored(*pickle_entry, "the state dict pickle"));
+  GANDER_RETURN_IF_ERROR(NeedStored(*pickle_entry, "the state dict pickle"));
   const absl::Span<const uint8_t> pickle =
       file.subspan(pickle_entry->data_offset, pickle_entry->size);
   if (Crc32(0, pickle) != pickle_entry->crc32) {
@@ -220,7 +219,7 @@ absl::StatusOr<std::vector<TensorView>> ParsePth(absl::Span<const uint8_t> file)
         absl::StrCat("CRC-32 mismatch in ZIP entry '", pickle_entry->name, "' at byte offset ",
                      pickle_entry->data_offset, ": the file is corrupt"));
   }
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(std::vector<PickledTensor> pickled, ParseStateDictPickle(pickle));
+  GANDER_ASSIGN_OR_RETURN(std::vector<PickledTensor> pickled, ParseStateDictPickle(pickle));
 
   std::vector<TensorView> tensors;
   tensors.reserve(pickled.size());
@@ -243,7 +242,7 @@ absl::StatusOr<std::vector<TensorView>> ParsePth(absl::Span<const uint8_t> file)
           absl::StrCat("tensor '", p.name, "': storage entry '", entry_name, "' is missing"));
     }
     const ZipEntry& entry = *it->second;
-    GANDER_WEIGHTS_RETURN_IF_ERROR(NeedStored(entry, absl::StrCat("tensor '", p.name, "'")));
+    GANDER_RETURN_IF_ERROR(NeedStored(entry, absl::StrCat("tensor '", p.name, "'")));
     const uint64_t element_size = DTypeSize(p.dtype);
     if (static_cast<uint64_t>(p.storage_numel) > entry.size / element_size ||
         static_cast<uint64_t>(p.storage_numel) * element_size != entry.size) {
@@ -275,8 +274,7 @@ absl::string_view FormatName(TensorFile::Format format) {
 }
 
 absl::StatusOr<TensorFile> TensorFile::Open(const std::string& path) {
-  GANDER_WEIGHTS_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> mapping,
-                                  MappedFile::Open(path));
+  GANDER_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> mapping, MappedFile::Open(path));
   return Parse(std::move(mapping));
 }
 
@@ -309,7 +307,7 @@ absl::StatusOr<TensorFile> TensorFile::Parse(std::shared_ptr<const MappedFile> m
     return absl::Status(tensors.status().code(), absl::StrCat(path, " (", FormatName(format),
                                                               "): ", tensors.status().message()));
   }
-  GANDER_WEIGHTS_RETURN_IF_ERROR(CheckUniqueNames(*tensors));
+  GANDER_RETURN_IF_ERROR(CheckUniqueNames(*tensors));
   return TensorFile(format, std::move(mapping), *std::move(tensors));
 }
 

@@ -9,8 +9,8 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "engine/weights/mapped_file.h"
-#include "engine/weights/status_macros.h"
 #include "engine/weights/zip.h"
 
 namespace gander::engine::weights_internal {
@@ -98,7 +98,7 @@ uint64_t ByteSize(const TensorToWrite& t) {
 absl::Status GetBytes(const TensorBytesFn& fn, const std::vector<TensorToWrite>& tensors,
                       size_t index, std::string* bytes) {
   bytes->clear();
-  GANDER_WEIGHTS_RETURN_IF_ERROR(fn(index, bytes));
+  GANDER_RETURN_IF_ERROR(fn(index, bytes));
   if (bytes->size() != ByteSize(tensors[index])) {
     return absl::InvalidArgumentError(
         absl::StrCat("tensor '", tensors[index].name, "': ", bytes->size(), " bytes given, shape ",
@@ -318,8 +318,8 @@ class ZipWriter {
     PutLe(&header, extra.size(), 2);
     header += name;
     header += extra;
-    GANDER_WEIGHTS_RETURN_IF_ERROR(file_->Write(header));
-    GANDER_WEIGHTS_RETURN_IF_ERROR(file_->Write(data));
+    GANDER_RETURN_IF_ERROR(file_->Write(header));
+    GANDER_RETURN_IF_ERROR(file_->Write(data));
     entries_.push_back(std::move(entry));
     return absl::OkStatus();
   }
@@ -361,7 +361,7 @@ class ZipWriter {
       directory += e.name;
       directory += extra;
     }
-    GANDER_WEIGHTS_RETURN_IF_ERROR(file_->Write(directory));
+    GANDER_RETURN_IF_ERROR(file_->Write(directory));
     const uint64_t count = entries_.size();
     const uint64_t size = directory.size();
     const bool zip64 =
@@ -420,30 +420,30 @@ void AppendJsonString(std::string* out, absl::string_view text) {
 
 absl::Status WritePth(const std::string& path, const std::vector<TensorToWrite>& tensors,
                       const TensorBytesFn& bytes, const PthWriteOptions& options) {
-  GANDER_WEIGHTS_RETURN_IF_ERROR(CheckTensors(tensors));
+  GANDER_RETURN_IF_ERROR(CheckTensors(tensors));
   if (options.archive_name.empty() || options.archive_name.find('/') != std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("bad archive name '", options.archive_name, "'"));
   }
   AtomicFile file(path);
-  GANDER_WEIGHTS_RETURN_IF_ERROR(file.Open());
+  GANDER_RETURN_IF_ERROR(file.Open());
   ZipWriter zip(&file, options.force_zip64);
   const std::string prefix = options.archive_name + "/";
-  GANDER_WEIGHTS_RETURN_IF_ERROR(zip.Add(prefix + "data.pkl", StateDictPickle(tensors)));
-  GANDER_WEIGHTS_RETURN_IF_ERROR(zip.Add(prefix + "byteorder", "little"));
+  GANDER_RETURN_IF_ERROR(zip.Add(prefix + "data.pkl", StateDictPickle(tensors)));
+  GANDER_RETURN_IF_ERROR(zip.Add(prefix + "byteorder", "little"));
   std::string data;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    GANDER_WEIGHTS_RETURN_IF_ERROR(GetBytes(bytes, tensors, i, &data));
-    GANDER_WEIGHTS_RETURN_IF_ERROR(zip.Add(absl::StrCat(prefix, "data/", i), data));
+    GANDER_RETURN_IF_ERROR(GetBytes(bytes, tensors, i, &data));
+    GANDER_RETURN_IF_ERROR(zip.Add(absl::StrCat(prefix, "data/", i), data));
   }
-  GANDER_WEIGHTS_RETURN_IF_ERROR(zip.Add(prefix + "version", "3\n"));
-  GANDER_WEIGHTS_RETURN_IF_ERROR(zip.Finish());
+  GANDER_RETURN_IF_ERROR(zip.Add(prefix + "version", "3\n"));
+  GANDER_RETURN_IF_ERROR(zip.Finish());
   return file.Commit();
 }
 
 absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                               const TensorBytesFn& bytes) {
-  GANDER_WEIGHTS_RETURN_IF_ERROR(CheckTensors(tensors));
+  GANDER_RETURN_IF_ERROR(CheckTensors(tensors));
   std::string header = R"({"__metadata__":{"format":"pt"})";
   uint64_t offset = 0;
   for (const TensorToWrite& t : tensors) {
@@ -464,13 +464,13 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
   PutLe(&length, header.size(), 8);
 
   AtomicFile file(path);
-  GANDER_WEIGHTS_RETURN_IF_ERROR(file.Open());
-  GANDER_WEIGHTS_RETURN_IF_ERROR(file.Write(length));
-  GANDER_WEIGHTS_RETURN_IF_ERROR(file.Write(header));
+  GANDER_RETURN_IF_ERROR(file.Open());
+  GANDER_RETURN_IF_ERROR(file.Write(length));
+  GANDER_RETURN_IF_ERROR(file.Write(header));
   std::string data;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    GANDER_WEIGHTS_RETURN_IF_ERROR(GetBytes(bytes, tensors, i, &data));
-    GANDER_WEIGHTS_RETURN_IF_ERROR(file.Write(data));
+    GANDER_RETURN_IF_ERROR(GetBytes(bytes, tensors, i, &data));
+    GANDER_RETURN_IF_ERROR(file.Write(data));
   }
   return file.Commit();
 }
