@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "cli/commands.h"
 #include "cli/doctor.h"
 
 namespace gander::cli {
@@ -26,7 +27,9 @@ int Version(int, char**) {
   return 0;
 }
 
-int Doctor(int argc, char** argv) {
+}  // namespace
+
+int DoctorCommand(int argc, char** argv) {
   const char* tmp = std::getenv("TMPDIR");
   std::string scratch = tmp != nullptr ? tmp : "/tmp";
   if (argc > 1) scratch = argv[1];
@@ -43,19 +46,27 @@ int Doctor(int argc, char** argv) {
   return ok ? 0 : 1;
 }
 
+namespace {
+
 constexpr Command kCommands[] = {
     {"help", "show this list", Help},
     {"version", "print gander's version", Version},
-    {"doctor", "check this machine: libraries, RocksDB durability, CUDA [SCRATCH_DIR]", Doctor},
+    {"doctor", "check this machine: libraries, RocksDB durability, CUDA [SCRATCH_DIR]",
+     DoctorCommand},
+    {"eval", "run tokens through a model; write the last logits (.npy) and state", EvalCommand},
+    {"generate", "stream generated text for a prompt", GenerateCommand},
+    {"init-random", "write a random model in the official layout (.pth/.safetensors)",
+     InitRandomCommand},
 };
 
 int Help(int, char**) {
   std::printf(
       "gander: serves RWKV-7 to many long-lived token streams with durable,\n"
       "forkable recurrent state.\n\n"
-      "usage: gander COMMAND [FLAGS]\n\ncommands:\n");
+      "usage: gander COMMAND [FLAGS]   ('gander COMMAND --help' for its flags)\n\n"
+      "commands:\n");
   for (const Command& command : kCommands) {
-    std::printf("  %-10s %s\n", command.name, command.summary);
+    std::printf("  %-12s %s\n", command.name, command.summary);
   }
   return 0;
 }
