@@ -11,9 +11,12 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
+
+#include "bench/bandwidth.h"
 
 namespace {
 
@@ -31,30 +34,27 @@ void BM_Memcpy(benchmark::State& state) {
 }
 BENCHMARK(BM_Memcpy)->Arg(16 * kMiB)->Arg(256 * kMiB)->UseRealTime();
 
-// One buffer shared by all threads of a run; each thread sums its slice with
-// independent accumulators so the loop is limited by loads, not by adds.
-std::vector<uint64_t>* shared_buffer = nullptr;
+// One buffer shared by all threads of a run (32-byte aligned); each thread
+// sums its own slice.
+uint64_t* shared_buffer = nullptr;
 
 void BM_Read(benchmark::State& state) {
   const size_t bytes = static_cast<size_t>(state.range(0));
   const size_t words = bytes / sizeof(uint64_t);
   if (state.thread_index() == 0) {
-    shared_buffer = new std::vector<uint64_t>(words, 1);
+    shared_buffer = static_cast<uint64_t*>(std::aligned_alloc(64, bytes));
+    for (size_t i = 0; i < words; ++i) shared_buffer[i] = i;
   }
   // Google Benchmark starts the timing loop of all threads together, after
   // thread 0's setup above.
-  const size_t slice = words / state.threads();
-  uint64_t acc[8] = {};
+  const size_t slice = words / state.threads() / 16 * 16;
   for (auto _ : state) {
-    const uint64_t* p = shared_buffer->data() + slice * state.thread_index();
-    for (size_t i = 0; i + 8 <= slice; i += 8) {
-      for (int k = 0; k < 8; ++k) acc[k] += p[i + k];
-    }
-    benchmark::DoNotOptimize(acc);
+    const uint64_t* p = shared_buffer + slice * state.thread_index();
+    benchmark::DoNotOptimize(gander::bench::SumWords(p, slice));
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * slice * sizeof(uint64_t));
   if (state.thread_index() == 0) {
-    delete shared_buffer;
+    std::free(shared_buffer);
     shared_buffer = nullptr;
   }
 }
