@@ -60,22 +60,24 @@ uint16_t RandomWeight<uint16_t>(std::mt19937& rng) {
   return static_cast<uint16_t>(u >> 16);
 }
 
-// The rotating copies of a random [rows, cols] matrix, made once per shape
-// and type (Google Benchmark calls a benchmark function several times).
+// The rotating copies of a random [rows, cols] matrix, kept for the latest
+// shape only (Google Benchmark calls a benchmark function several times).
 template <typename W>
 const std::vector<std::vector<W>>& WeightCopies(int rows, int cols) {
-  static auto* cache = new std::map<std::pair<int, int>, std::vector<std::vector<W>>>();
-  std::vector<std::vector<W>>& w = (*cache)[{rows, cols}];
-  if (w.empty()) {
+  static auto* shape = new std::pair<int, int>(0, 0);
+  static auto* copies = new std::vector<std::vector<W>>();
+  if (*shape != std::make_pair(rows, cols)) {
+    copies->clear();
     const size_t elems = static_cast<size_t>(rows) * cols;
     const size_t bytes = elems * sizeof(W);
-    const size_t copies = bytes >= kColdBytes ? 1 : (kColdBytes + bytes - 1) / bytes;
+    const size_t count = bytes >= kColdBytes ? 1 : (kColdBytes + bytes - 1) / bytes;
     std::mt19937 rng(1);
     std::vector<W> first(elems);
     for (W& v : first) v = RandomWeight<W>(rng);
-    w.assign(copies, first);
+    copies->assign(count, first);
+    *shape = {rows, cols};
   }
-  return w;
+  return *copies;
 }
 
 template <typename W>
