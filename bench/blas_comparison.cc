@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <iterator>
 #include <vector>
 
 #include "kernels/cpu/matmul.h"
@@ -43,21 +44,33 @@ int main() {
   gander::kernels::cpu::ThreadPool pool(2);
   const Shape shapes[] = {
       {768, 768, 512}, {3072, 768, 512}, {768, 3072, 512}, {768, 768, 16}, {3072, 768, 16}};
-  std::printf("| rows x cols | T | OpenBLAS GFLOP/s | gander GFLOP/s | gander / OpenBLAS |\n");
-  std::printf("|---|---:|---:|---:|---:|\n");
+  // gander's kernel runs every shape first, then OpenBLAS: OpenBLAS's worker
+  // threads keep spinning for a while after each call, and would otherwise
+  // take the cores from the next measurement.
+  std::vector<double> ours, blas;
   for (const Shape& s : shapes) {
     std::vector<float> w(static_cast<size_t>(s.rows) * s.cols, 0.01f);
     std::vector<float> x(static_cast<size_t>(s.t) * s.cols, 0.5f);
     std::vector<float> y(static_cast<size_t>(s.t) * s.rows);
-    const double flops = 2.0 * s.rows * s.cols * s.t;
-    const double blas = BestSeconds([&] {
+    ours.push_back(BestSeconds([&] {
+      gander::kernels::cpu::MatMulF32(w.data(), s.rows, s.cols, x.data(), s.t, y.data(), &pool);
+    }));
+  }
+  for (const Shape& s : shapes) {
+    std::vector<float> w(static_cast<size_t>(s.rows) * s.cols, 0.01f);
+    std::vector<float> x(static_cast<size_t>(s.t) * s.cols, 0.5f);
+    std::vector<float> y(static_cast<size_t>(s.t) * s.rows);
+    blas.push_back(BestSeconds([&] {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.t, s.rows, s.cols, 1.0f, x.data(),
                   s.cols, w.data(), s.cols, 0.0f, y.data(), s.rows);
-    });
-    const double ours = BestSeconds([&] {
-      gander::kernels::cpu::MatMulF32(w.data(), s.rows, s.cols, x.data(), s.t, y.data(), &pool);
-    });
-    std::printf("| %d x %d | %d | %.1f | %.1f | %.2f |\n", s.rows, s.cols, s.t, flops / blas / 1e9,
-                flops / ours / 1e9, blas / ours);
+    }));
+  }
+  std::printf("| rows x cols | T | OpenBLAS GFLOP/s | gander GFLOP/s | gander / OpenBLAS |\n");
+  std::printf("|---|---:|---:|---:|---:|\n");
+  for (size_t i = 0; i < std::size(shapes); ++i) {
+    const Shape& s = shapes[i];
+    const double flops = 2.0 * s.rows * s.cols * s.t;
+    std::printf("| %d x %d | %d | %.1f | %.1f | %.2f |\n", s.rows, s.cols, s.t,
+                flops / blas[i] / 1e9, flops / ours[i] / 1e9, blas[i] / ours[i]);
   }
 }
