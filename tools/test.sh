@@ -3,7 +3,7 @@
 #   1. tools/setup.sh (installs what is missing),
 #   2. tools/lint.sh (buf lint/format on proto/, clang-format),
 #   3. bazel build //... and bazel test //... (the CPU build),
-#   4. where nvcc exists: bazel build --config=cuda //... and the CUDA tests
+#   4. where a CUDA toolkit exists: bazel build --config=cuda //... and the CUDA tests
 #      (which skip on a machine without a GPU: compile and link are checked).
 # Fails if anything fails. Prints "tests: N passed, N failed" at the end.
 #
@@ -50,15 +50,18 @@ test_rc=0
 run_bazel test test "${bazel_flags[@]}" "${test_flags[@]}" --test_summary=short //... "$@" || test_rc=$?
 
 cuda_rc=0
-if [[ -x ${CUDA_PATH:-/usr/local/cuda}/bin/nvcc ]] || command -v nvcc >/dev/null 2>&1; then
-  echo "test: nvcc found: building --config=cuda"
+# Whether a CUDA toolkit is here is decided once, by the @local_cuda
+# repository rule (third_party/cuda/cuda_configure.bzl), and read back.
+cuda_defs="$(bazel info output_base 2>/dev/null)/external/local_cuda/defs.bzl"
+if grep -q "CUDA_FOUND = True" "$cuda_defs" 2>/dev/null; then
+  echo "test: CUDA toolkit found ($(grep CUDA_PATH "$cuda_defs")): building --config=cuda"
   run_bazel cuda_build build --config=cuda "${bazel_flags[@]}" //... || cuda_rc=$?
   if [[ $cuda_rc -eq 0 ]]; then
     run_bazel cuda_test test --config=cuda "${bazel_flags[@]}" --test_summary=short \
       //kernels/... || cuda_rc=$?
   fi
 else
-  echo "test: nvcc not found: skipping the CUDA build"
+  echo "test: no CUDA toolkit: skipping the CUDA build (the CPU build needs none)"
 fi
 
 # One summary line over all test targets that ran (CPU and CUDA runs).
