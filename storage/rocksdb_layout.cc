@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/little_endian.h"
 #include "common/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
@@ -25,28 +26,11 @@ enum RecordKind : uint8_t {
   kEpochRecordKind = 7,
 };
 
-void PutFixed32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void PutFixed64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint64_t GetFixed64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-uint32_t GetFixed32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 // XXH3-64 of (u32 key length, key, body).
 uint64_t RecordChecksum(absl::string_view key, absl::string_view body) {
   std::string data;
   data.reserve(4 + key.size() + body.size());
-  PutFixed32(&data, static_cast<uint32_t>(key.size()));
+  AppendLe32(&data, static_cast<uint32_t>(key.size()));
   absl::StrAppend(&data, key, body);
   return Checksum64(data);
 }
@@ -58,16 +42,16 @@ class RecordWriter {
     out_.push_back(static_cast<char>(kRecordFormat));
   }
   RecordWriter& U32(uint32_t v) {
-    PutFixed32(&out_, v);
+    AppendLe32(&out_, v);
     return *this;
   }
   RecordWriter& U64(uint64_t v) {
-    PutFixed64(&out_, v);
+    AppendLe64(&out_, v);
     return *this;
   }
   RecordWriter& I64(int64_t v) { return U64(static_cast<uint64_t>(v)); }
   RecordWriter& Str(absl::string_view s) {
-    PutFixed32(&out_, static_cast<uint32_t>(s.size()));
+    AppendLe32(&out_, static_cast<uint32_t>(s.size()));
     out_.append(s.data(), s.size());
     return *this;
   }
@@ -76,7 +60,7 @@ class RecordWriter {
     return *this;
   }
   std::string Finish(absl::string_view key) {
-    PutFixed64(&out_, RecordChecksum(key, out_));
+    AppendLe64(&out_, RecordChecksum(key, out_));
     return std::move(out_);
   }
 
@@ -95,7 +79,7 @@ class RecordReader {
           absl::StrCat(what, ": ", value.size(), " bytes, too short for a record"));
     }
     const absl::string_view body = value.substr(0, value.size() - 8);
-    const uint64_t stored = GetFixed64(value.data() + body.size());
+    const uint64_t stored = LoadLe64(value.data() + body.size());
     const uint64_t computed = RecordChecksum(key, body);
     if (stored != computed) {
       return absl::DataLossError(absl::StrCat(what, ": checksum mismatch (stored ",
@@ -117,13 +101,13 @@ class RecordReader {
 
   absl::Status U32(absl::string_view field, uint32_t* v) {
     GANDER_RETURN_IF_ERROR(Need(field, 4));
-    *v = GetFixed32(rest_.data());
+    *v = LoadLe32(rest_.data());
     rest_.remove_prefix(4);
     return absl::OkStatus();
   }
   absl::Status U64(absl::string_view field, uint64_t* v) {
     GANDER_RETURN_IF_ERROR(Need(field, 8));
-    *v = GetFixed64(rest_.data());
+    *v = LoadLe64(rest_.data());
     rest_.remove_prefix(8);
     return absl::OkStatus();
   }

@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/little_endian.h"
 #include "engine/weights/bf16.h"
 
 namespace gander::storage {
@@ -42,46 +43,6 @@ constexpr bool kLittleEndianHost = false;
 #endif
 
 // ---------------------------------------------------------------------------
-// Little-endian fields.
-
-void PutU16(char* p, uint16_t v) {
-  p[0] = static_cast<char>(v);
-  p[1] = static_cast<char>(v >> 8);
-}
-void PutU32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void PutU64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint16_t GetU16(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint16_t>(u[0] | (u[1] << 8));
-}
-uint32_t GetU32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | u[i];
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | u[i];
-  return v;
-}
-
-uint32_t FloatBits(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof(bits));
-  return bits;
-}
-float BitsFloat(uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
 // ---------------------------------------------------------------------------
 // Shapes.
 
@@ -146,7 +107,7 @@ void EncodeRaw(const float* in, size_t n, char* out) {
   if (kLittleEndianHost) {
     std::memcpy(out, in, n * sizeof(float));
   } else {
-    for (size_t i = 0; i < n; ++i) PutU32(out + 4 * i, FloatBits(in[i]));
+    for (size_t i = 0; i < n; ++i) StoreLe32(out + 4 * i, FloatBits(in[i]));
   }
 }
 
@@ -154,7 +115,7 @@ void DecodeRaw(const char* in, size_t n, float* out) {
   if (kLittleEndianHost) {
     std::memcpy(out, in, n * sizeof(float));
   } else {
-    for (size_t i = 0; i < n; ++i) out[i] = BitsFloat(GetU32(in + 4 * i));
+    for (size_t i = 0; i < n; ++i) out[i] = BitsFloat(LoadLe32(in + 4 * i));
   }
 }
 
@@ -297,7 +258,7 @@ size_t EncodeInt8(const float* in, size_t rows, size_t row, char* out) {
       v = std::min(127.0f, std::max(-127.0f, v));
       q[j] = static_cast<int8_t>(static_cast<int>((v + kRound) - kRound));
     }
-    PutU32(scales + 4 * r, FloatBits(scale));
+    StoreLe32(scales + 4 * r, FloatBits(scale));
   }
   return rows * row;
 }
@@ -308,7 +269,7 @@ bool DecodeInt8(const char* in, size_t rows, size_t row, float* out) {
   const auto* values = reinterpret_cast<const int8_t*>(in + 4 * rows);
   uint32_t bad = 0;
   for (size_t r = 0; r < rows; ++r) {
-    const uint32_t scale_bits = GetU32(in + 4 * r);
+    const uint32_t scale_bits = LoadLe32(in + 4 * r);
     // Sign set, or exponent all ones: not a scale the encoder writes.
     if ((scale_bits & 0x80000000u) != 0 || NonFiniteBits(scale_bits)) return false;
     const float scale = BitsFloat(scale_bits);
@@ -372,19 +333,19 @@ struct FixedFields {
 
 FixedFields ReadFixedFields(const char* p) {
   FixedFields f;
-  f.version = GetU16(p + 8);
+  f.version = LoadLe16(p + 8);
   f.codec = static_cast<uint8_t>(p[10]);
   f.flags = static_cast<uint8_t>(p[11]);
-  f.layers = GetU32(p + 12);
-  f.embd = GetU32(p + 16);
-  f.heads = GetU32(p + 20);
-  f.head_size = GetU32(p + 24);
-  f.token_count = GetU64(p + 28);
-  f.sampler_size = GetU32(p + 36);
-  f.pending_count = GetU32(p + 40);
-  f.raw_size = GetU64(p + 44);
-  f.stored_size = GetU64(p + 52);
-  f.fingerprint_size = GetU16(p + 60);
+  f.layers = LoadLe32(p + 12);
+  f.embd = LoadLe32(p + 16);
+  f.heads = LoadLe32(p + 20);
+  f.head_size = LoadLe32(p + 24);
+  f.token_count = LoadLe64(p + 28);
+  f.sampler_size = LoadLe32(p + 36);
+  f.pending_count = LoadLe32(p + 40);
+  f.raw_size = LoadLe64(p + 44);
+  f.stored_size = LoadLe64(p + 52);
+  f.fingerprint_size = LoadLe16(p + 60);
   return f;
 }
 
@@ -417,7 +378,7 @@ absl::StatusOr<ParsedSnapshot> ParseSnapshot(absl::string_view bytes) {
 
   const char* p = bytes.data();
   const size_t body_size = bytes.size() - kChecksumSize;
-  const uint64_t stored_checksum = GetU64(p + body_size);
+  const uint64_t stored_checksum = LoadLe64(p + body_size);
   const uint64_t checksum = XXH3_64bits(p, body_size);
   const FixedFields f = ReadFixedFields(p);
   if (checksum != stored_checksum) {
@@ -682,19 +643,19 @@ absl::StatusOr<std::string> EncodeSnapshot(const StreamSnapshot& snapshot, State
 
   char* p = out.data();
   std::memcpy(p, kMagic, kMagicSize);
-  PutU16(p + 8, kSnapshotFormatVersion);
+  StoreLe16(p + 8, kSnapshotFormatVersion);
   p[10] = static_cast<char>(codec);
   p[11] = static_cast<char>(zstd ? kFlagZstd : 0);
-  PutU32(p + 12, static_cast<uint32_t>(c.layers));
-  PutU32(p + 16, static_cast<uint32_t>(c.embd));
-  PutU32(p + 20, static_cast<uint32_t>(c.heads));
-  PutU32(p + 24, static_cast<uint32_t>(c.head_size));
-  PutU64(p + 28, snapshot.token_count);
-  PutU32(p + 36, static_cast<uint32_t>(snapshot.sampler_state.size()));
-  PutU32(p + 40, static_cast<uint32_t>(snapshot.pending_input.size()));
-  PutU64(p + 44, 4 * uint64_t{sizes.floats});
-  PutU64(p + 52, stored_size);
-  PutU16(p + 60, static_cast<uint16_t>(fingerprint.size()));
+  StoreLe32(p + 12, static_cast<uint32_t>(c.layers));
+  StoreLe32(p + 16, static_cast<uint32_t>(c.embd));
+  StoreLe32(p + 20, static_cast<uint32_t>(c.heads));
+  StoreLe32(p + 24, static_cast<uint32_t>(c.head_size));
+  StoreLe64(p + 28, snapshot.token_count);
+  StoreLe32(p + 36, static_cast<uint32_t>(snapshot.sampler_state.size()));
+  StoreLe32(p + 40, static_cast<uint32_t>(snapshot.pending_input.size()));
+  StoreLe64(p + 44, 4 * uint64_t{sizes.floats});
+  StoreLe64(p + 52, stored_size);
+  StoreLe16(p + 60, static_cast<uint16_t>(fingerprint.size()));
   char* q = p + kFixedHeaderSize;
   std::memcpy(q, fingerprint.data(), fingerprint.size());
   q += fingerprint.size();
@@ -703,11 +664,11 @@ absl::StatusOr<std::string> EncodeSnapshot(const StreamSnapshot& snapshot, State
   }
   q += snapshot.sampler_state.size();
   for (int32_t token : snapshot.pending_input) {
-    PutU32(q, static_cast<uint32_t>(token));
+    StoreLe32(q, static_cast<uint32_t>(token));
     q += 4;
   }
   const size_t body_size = out.size() - kChecksumSize;
-  PutU64(p + body_size, XXH3_64bits(p, body_size));
+  StoreLe64(p + body_size, XXH3_64bits(p, body_size));
   return out;
 }
 
@@ -747,7 +708,7 @@ absl::StatusOr<StreamSnapshot> DecodeSnapshot(absl::string_view bytes,
   snapshot.pending_input.resize(h.pending_input_count);
   for (size_t i = 0; i < h.pending_input_count; ++i) {
     snapshot.pending_input[i] =
-        static_cast<int32_t>(GetU32(bytes.data() + parsed.pending_offset + 4 * i));
+        static_cast<int32_t>(LoadLe32(bytes.data() + parsed.pending_offset + 4 * i));
   }
 
   float* out = snapshot.state.floats().data();

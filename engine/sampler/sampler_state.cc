@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/little_endian.h"
 #include "engine/sampler/internal/crc32.h"
 
 namespace gander::engine {
@@ -17,33 +18,6 @@ constexpr char kMagic[4] = {'G', 'S', 'M', 'P'};
 constexpr size_t kHeaderBytes = 17;  // magic, version, position, n
 constexpr size_t kEntryBytes = 8;    // token id, count
 constexpr size_t kCrcBytes = 4;
-
-void PutU32(uint32_t v, std::string* out) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFFu));
-}
-void PutU64(uint64_t v, std::string* out) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFFu));
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-uint32_t FloatBits(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof(bits));
-  return bits;
-}
-float BitsFloat(uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
 
 absl::Status Truncated(size_t size, size_t needed, absl::string_view what) {
   return absl::DataLossError(
@@ -60,13 +34,13 @@ std::string SamplerState::Serialize() const {
   out.reserve(kHeaderBytes + kEntryBytes * sorted.size() + kCrcBytes);
   out.append(kMagic, sizeof(kMagic));
   out.push_back(static_cast<char>(kVersion));
-  PutU64(position, &out);
-  PutU32(static_cast<uint32_t>(sorted.size()), &out);
+  AppendLe64(&out, position);
+  AppendLe32(&out, static_cast<uint32_t>(sorted.size()));
   for (const auto& [token, count] : sorted) {
-    PutU32(static_cast<uint32_t>(token), &out);
-    PutU32(FloatBits(count), &out);
+    AppendLe32(&out, static_cast<uint32_t>(token));
+    AppendLe32(&out, FloatBits(count));
   }
-  PutU32(sampler_internal::Crc32(out), &out);
+  AppendLe32(&out, sampler_internal::Crc32(out));
   return out;
 }
 
@@ -84,7 +58,7 @@ absl::StatusOr<SamplerState> SamplerState::Deserialize(absl::string_view bytes) 
                                                    kVersion, ")"));
   }
   if (size < kHeaderBytes + kCrcBytes) return Truncated(size, kHeaderBytes + kCrcBytes, "header");
-  const uint64_t n = GetU32(bytes.data() + 13);
+  const uint64_t n = LoadLe32(bytes.data() + 13);
   const uint64_t expected = kHeaderBytes + kEntryBytes * n + kCrcBytes;
   if (size != expected) {
     return absl::DataLossError(absl::StrCat("sampler state size mismatch: ", n,
@@ -92,7 +66,7 @@ absl::StatusOr<SamplerState> SamplerState::Deserialize(absl::string_view bytes) 
                                             size));
   }
   const size_t crc_offset = size - kCrcBytes;
-  const uint32_t stored_crc = GetU32(bytes.data() + crc_offset);
+  const uint32_t stored_crc = LoadLe32(bytes.data() + crc_offset);
   const uint32_t actual_crc = sampler_internal::Crc32(bytes.substr(0, crc_offset));
   if (stored_crc != actual_crc) {
     return absl::DataLossError(absl::StrCat("sampler state checksum mismatch at offset ",
@@ -100,13 +74,13 @@ absl::StatusOr<SamplerState> SamplerState::Deserialize(absl::string_view bytes) 
                                             actual_crc));
   }
   SamplerState state;
-  state.position = GetU64(bytes.data() + 5);
+  state.position = LoadLe64(bytes.data() + 5);
   state.counts.reserve(n);
   int64_t previous_id = -1;
   for (uint64_t i = 0; i < n; ++i) {
     const size_t offset = kHeaderBytes + kEntryBytes * i;
-    const uint32_t id = GetU32(bytes.data() + offset);
-    const float count = BitsFloat(GetU32(bytes.data() + offset + 4));
+    const uint32_t id = LoadLe32(bytes.data() + offset);
+    const float count = BitsFloat(LoadLe32(bytes.data() + offset + 4));
     if (id > static_cast<uint32_t>(std::numeric_limits<int>::max()) ||
         static_cast<int64_t>(id) <= previous_id) {
       return absl::DataLossError(absl::StrCat("sampler state count ", i, " at offset ", offset,
