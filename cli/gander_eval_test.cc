@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/npy.h"
+#include "engine/testing/relative_error.h"
 #include "gtest/gtest.h"
 
 namespace gander::cli {
@@ -64,14 +65,7 @@ std::string TokenList(const std::string& npy) {
 
 double MaxRelativeError(const std::vector<float>& got, const std::vector<float>& want) {
   EXPECT_EQ(got.size(), want.size());
-  if (got.size() != want.size() || want.empty()) return 1e9;
-  double mean = 0, var = 0, worst = 0;
-  for (float w : want) mean += w;
-  mean /= want.size();
-  for (float w : want) var += (w - mean) * (w - mean);
-  for (size_t i = 0; i < got.size(); ++i)
-    worst = std::max(worst, std::abs(double(got[i]) - want[i]));
-  return worst / std::sqrt(var / want.size());
+  return engine::testing::MaxErrorOverStd(got, want);
 }
 
 TEST(GanderEval, LogitsAndStateMatchReference) {

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "engine/weights/bf16.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/norm.h"
 #include "kernels/cpu/thread_pool.h"
@@ -23,13 +24,6 @@ constexpr float kGroupNormEps = 64e-5f;
 constexpr float kDecayScale = 0.6065306597126334f;  // exp(-0.5)
 
 inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
-inline float Bf16ToFloat(uint16_t bits) {
-  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float f;
-  std::memcpy(&f, &wide, sizeof(f));
-  return f;
-}
 
 }  // namespace
 

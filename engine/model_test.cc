@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/npy.h"
+#include "engine/testing/relative_error.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -38,21 +39,10 @@ std::vector<int> ReadTokens(const std::string& name) {
   return {ints.begin(), ints.end()};
 }
 
-// max|got - want| / std(want).
+// Sizes must match; the metric itself is shared with the CLI's tests.
 double RelativeError(absl::Span<const float> got, absl::Span<const float> want) {
   EXPECT_EQ(got.size(), want.size());
-  if (got.size() != want.size() || want.empty()) return INFINITY;
-  double mean = 0;
-  for (float w : want) mean += w;
-  mean /= want.size();
-  double var = 0;
-  for (float w : want) var += (w - mean) * (w - mean);
-  const double sd = std::sqrt(var / want.size());
-  double worst = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    worst = std::max(worst, std::abs(static_cast<double>(got[i]) - want[i]));
-  }
-  return worst / sd;
+  return testing::MaxErrorOverStd(got, want);
 }
 
 std::unique_ptr<Model> LoadFixtureModel(const std::string& file, WeightType type) {
