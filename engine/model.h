@@ -73,6 +73,18 @@ class Model {
   absl::Status DecodeBatch(absl::Span<const int> tokens, absl::Span<RecurrentState* const> states,
                            absl::Span<float> logits);
 
+  // The general step of a scheduler: S segments, each some tokens of one
+  // stream (a prefill chunk, or the one token of a decode), all run as one
+  // batch. Segment s's tokens [T_s] (T_s >= 1) advance *states[s] (distinct
+  // states); logits [S, V] receive each segment's last-token logits. Each
+  // stream's result is bitwise what Prefill/DecodeBatch give it alone: the
+  // kernels never mix rows of different streams.
+  struct Segment {
+    absl::Span<const int> tokens;
+    RecurrentState* state = nullptr;
+  };
+  absl::Status Run(absl::Span<const Segment> segments, absl::Span<float> logits);
+
  private:
   Model(ModelWeights weights, int threads);
 

@@ -14,7 +14,7 @@ DEB_PACKAGES=(
   bazel-bootstrap bazel-rules-java pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev librocksdb-dev libzstd-dev liblz4-dev libxxhash-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   clang-format clang-tidy
   python3-numpy
 )
