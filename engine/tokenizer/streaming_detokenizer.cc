@@ -18,6 +18,30 @@ absl::StatusOr<std::string> StreamingDetokenizer::Push(int id) {
   return ready;
 }
 
+std::string ReplaceInvalidUtf8(absl::string_view bytes) {
+  using tokenizer_internal::IsUtf8Continuation;
+  using tokenizer_internal::Utf8SequenceLength;
+  std::string out;
+  out.reserve(bytes.size());
+  size_t i = 0;
+  while (i < bytes.size()) {
+    const uint8_t lead = static_cast<uint8_t>(bytes[i]);
+    const int length = Utf8SequenceLength(lead);
+    bool valid = length > 0 && i + length <= bytes.size();
+    for (int k = 1; valid && k < length; ++k) {
+      valid = IsUtf8Continuation(lead, k, static_cast<uint8_t>(bytes[i + k]));
+    }
+    if (valid) {
+      out.append(bytes.data() + i, length);
+      i += length;
+    } else {
+      out.append("\xEF\xBF\xBD");  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string StreamingDetokenizer::Flush() {
   std::string rest;
   rest.swap(pending_);

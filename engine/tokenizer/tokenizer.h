@@ -118,6 +118,12 @@ class Tokenizer {
   std::array<uint32_t, 256> root_children_{};  // root's child per byte, 0 if none
 };
 
+// `bytes` with every byte that is not part of a valid UTF-8 sequence
+// replaced by U+FFFD, so it can go where UTF-8 is required (a protobuf
+// string). Valid input comes back unchanged. Token bytes can be any bytes,
+// and a sequence a model generates need not be valid UTF-8.
+std::string ReplaceInvalidUtf8(absl::string_view bytes);
+
 // Turns a stream of token ids into text pieces that never split a UTF-8
 // character. A token may end inside a character; its bytes are held back
 // until the character completes. Bytes that can never become valid UTF-8 (an

@@ -108,7 +108,9 @@ struct StreamsServiceOptions {
   uint64_t max_import_bytes = kMaxStateBytes;
   // How a request's `tenant` field other than the caller's is taken
   // (service/admin/caller.h). kFromRequest only for a worker without
-  // authentication. Default: kStrict (PERMISSION_DENIED).
+  // authentication: callers are trusted, and calls that name a stream reach
+  // it whatever its tenant. Default: kStrict (PERMISSION_DENIED, and another
+  // tenant's stream is NOT_FOUND).
   TenantMode tenant_mode = TenantMode::kStrict;
 };
 

@@ -246,6 +246,11 @@ class Session : public std::enable_shared_from_this<Session> {
   uint32_t every_n_ = 0;
   storage::StateCodec codec_ = storage::StateCodec::kLossless;
   std::shared_ptr<engine::GenerationHandle> generation_ ABSL_GUARDED_BY(mu_);
+  // `generate` requests read so far, started so far, and the number of the
+  // last one a `cancel` covers (every generate read before the cancel).
+  uint64_t generates_read_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t generates_started_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t cancel_through_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_token_time_;
   // The commit queue.
   std::deque<CommitJob> commits_ ABSL_GUARDED_BY(mu_);
@@ -318,10 +323,14 @@ void Session::OnReadDone(bool ok) {
     return;
   }
   if (request.has_cancel()) {
+    // Acts on the running generation, and on one already sent whose setup
+    // is under way (it starts cancelled).
     if (generation_ != nullptr) generation_->Cancel();
+    cancel_through_ = generates_read_;
     StartRead();
     return;
   }
+  if (request.has_generate()) ++generates_read_;
   if (static_cast<int>(requests_.size()) >= worker_->options.max_queued_requests) {
     BeginFinish(absl::ResourceExhaustedError(
                     absl::StrCat("more than ", worker_->options.max_queued_requests,
@@ -548,12 +557,15 @@ absl::Status Session::DoOpen(const v1::Open& open) {
   auto not_found = [](const std::string& id) {
     return absl::NotFoundError(absl::StrCat("stream \"", id, "\" not found"));
   };
+  // The tenant the stream belongs to.
+  std::string stream_tenant = caller_.tenant;
   // Checks that an existing stream is the caller's and this model's.
   auto check_stream = [&](const std::string& id) -> absl::Status {
     absl::StatusOr<storage::StreamInfo> info = store.GetStream(id);
     if (info.status().code() == absl::StatusCode::kNotFound) return not_found(id);
     if (!info.ok()) return info.status();
-    if (info->tenant != caller_.tenant) return not_found(id);
+    if (info->tenant != caller_.tenant && !caller_.any_tenant) return not_found(id);
+    if (caller_.any_tenant) stream_tenant = info->tenant;
     if (info->model_fingerprint != model.fingerprint()) {
       return absl::FailedPreconditionError(
           absl::StrCat("stream \"", id, "\" holds states of model ", info->model_fingerprint,
@@ -572,15 +584,19 @@ absl::Status Session::DoOpen(const v1::Open& open) {
                                                 worker_->options.model_name, "\""));
       }
       if (!create.tenant().empty() && create.tenant() != caller_.tenant) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("tenant \"", create.tenant(), "\" is not the caller's"));
+        if (!caller_.any_tenant) {
+          return absl::PermissionDeniedError(
+              absl::StrCat("tenant \"", create.tenant(), "\" is not the caller's"));
+        }
+        GANDER_RETURN_IF_ERROR(CheckId(create.tenant(), "tenant"));
+        stream_tenant = create.tenant();
       }
       stream_id_ = create.stream_id().empty() ? NewStreamId() : create.stream_id();
       GANDER_RETURN_IF_ERROR(CheckId(stream_id_, "stream_id"));
       GANDER_RETURN_IF_ERROR(worker_->Register(shared_from_this(), stream_id_, caller_));
       registered_ = true;
       absl::StatusOr<storage::StreamInfo> info = store.CreateStream(
-          {.id = stream_id_, .tenant = caller_.tenant, .model_fingerprint = model.fingerprint()});
+          {.id = stream_id_, .tenant = stream_tenant, .model_fingerprint = model.fingerprint()});
       if (!info.ok()) return info.status();
       break;
     }
@@ -602,7 +618,7 @@ absl::Status Session::DoOpen(const v1::Open& open) {
       registered_ = true;
       absl::StatusOr<storage::StreamInfo> info =
           store.Fork(fork.source_stream_id(), fork.version(),
-                     {.id = stream_id_, .tenant = caller_.tenant, .model_fingerprint = ""});
+                     {.id = stream_id_, .tenant = stream_tenant, .model_fingerprint = ""});
       if (!info.ok()) return info.status();
       break;
     }
@@ -812,7 +828,7 @@ absl::Status Session::DoGenerate(const v1::Generate& generate) {
     v1::GeneratedToken* token = response.mutable_token();
     token->set_token_id(static_cast<uint32_t>(event.token));
     token->set_position(event.position);
-    token->set_text(std::move(event.text));
+    token->set_text(engine::ReplaceInvalidUtf8(event.text));
     if (event.logprob.has_value()) token->set_logprob(*event.logprob);
     for (const auto& [id, logprob] : event.top_logprobs) {
       v1::TokenLogprob* alt = token->add_top_logprobs();
@@ -852,7 +868,7 @@ absl::Status Session::DoGenerate(const v1::Generate& generate) {
     finished->set_reason(ToWire(result.reason));
     finished->set_generated_token_count(static_cast<uint32_t>(result.generated));
     finished->set_token_count(stream_.token_count);
-    finished->set_trailing_text(std::move(result.trailing_text));
+    finished->set_trailing_text(engine::ReplaceInvalidUtf8(result.trailing_text));
     Send(std::move(response));
     if (policy_ == v1::CHECKPOINT_POLICY_AFTER_GENERATION && !finishing_) {
       CommitCurrent(/*report=*/true, [self](absl::Status s) { self->Done(std::move(s)); });
@@ -867,6 +883,7 @@ absl::Status Session::DoGenerate(const v1::Generate& generate) {
       worker_->scheduler->Submit(std::move(request));
   if (!handle.ok()) return handle.status();
   generation_ = *std::move(handle);
+  if (++generates_started_ <= cancel_through_) generation_->Cancel();
   return absl::OkStatus();
 }
 

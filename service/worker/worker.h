@@ -41,6 +41,9 @@ namespace gander::service {
 // Who is calling, and what they may use.
 struct Caller {
   std::string tenant;
+  // Authentication off: the caller is trusted to act for any tenant (a
+  // create may name one; resume and fork skip the tenant check).
+  bool any_tenant = false;
   int max_open_streams = 0;        // per tenant, on this worker; 0 = no limit
   int max_tokens_per_request = 0;  // generate and append caps; 0 = the worker's
 };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "engine/model.h"
 #include "engine/scheduler/scheduler.h"
 #include "engine/weights/random_model.h"
@@ -46,23 +47,23 @@ class WorkerTest : public ::testing::Test {
     model_ = engine::Model::Load(path, options, /*threads=*/1)->release();
   }
 
-  void StartServer(WorkerOptions options = {}) {
+  void StartServer(WorkerOptions options = {}, const engine::Tokenizer* tokenizer = nullptr) {
     store_ = storage::NewMemoryStateStore({});
     engine::SchedulerOptions scheduler_options;
     scheduler_options.max_running = 8;
     scheduler_options.max_queued = 4;
     scheduler_options.prefill_chunk = 16;
     scheduler_options.max_step_tokens = 32;
-    scheduler_ = *engine::Scheduler::Create(model_, nullptr, scheduler_options);
+    scheduler_ = *engine::Scheduler::Create(model_, tokenizer, scheduler_options);
     options.worker_id = "w1";
     worker_ = std::make_unique<Worker>(
-        model_, nullptr, scheduler_.get(), store_.get(),
+        model_, tokenizer, scheduler_.get(), store_.get(),
         [](const grpc::ServerContextBase& context) -> absl::StatusOr<Caller> {
           auto it = context.client_metadata().find("x-test-tenant");
           if (it == context.client_metadata().end() || it->second.empty()) {
             return absl::UnauthenticatedError("no tenant");
           }
-          return Caller{std::string(it->second.data(), it->second.size()), 3, 0};
+          return Caller{std::string(it->second.data(), it->second.size()), false, 3, 0};
         },
         options);
     grpc::ServerBuilder builder;
@@ -375,6 +376,28 @@ TEST_F(WorkerTest, ClientCancellationReleasesTheStream) {
   Call again = Run({Resume("gone")});
   EXPECT_TRUE(again.status.ok()) << again.status.error_message();
   EXPECT_EQ(again.events[0].opened().version(), 0u);
+}
+
+// Token bytes need not form valid UTF-8 (here every id is one raw byte, so
+// a random model emits lone continuation bytes); the text sent is always
+// valid UTF-8, or the call could not be serialized at all.
+TEST_F(WorkerTest, TokenTextIsAlwaysValidUtf8) {
+  std::string vocab;
+  for (int id = 1; id < kVocab; ++id) {
+    absl::StrAppend(&vocab, id, " b'\\x", absl::Hex(0x40 + id, absl::kZeroPad2), "' 1\n");
+  }
+  absl::StatusOr<engine::Tokenizer> tokenizer = engine::Tokenizer::FromString(vocab);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  StartServer({}, &*tokenizer);
+  Call call = Run({Create("utf8"), Append({1, 2, 3}), Generate(200)});
+  ASSERT_TRUE(call.status.ok()) << call.status.error_message();
+  std::string text;
+  for (const auto& e : call.events) {
+    if (e.has_token()) text += e.token().text();
+  }
+  EXPECT_EQ(call.Tokens().size(), 200u);
+  EXPECT_EQ(engine::ReplaceInvalidUtf8(text), text);
+  EXPECT_NE(text.find("\xEF\xBF\xBD"), std::string::npos);  // some bytes were replaced
 }
 
 TEST_F(WorkerTest, TenantStreamLimit) {
