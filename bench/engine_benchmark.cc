@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
   }
 
   for (int dtype : {0, 1}) {
-    for (int b : {1, 16}) {
+    for (int b : {1, 16, 64}) {
       benchmark::RegisterBenchmark("BM_Decode", BM_Decode)->Args({b, dtype})->UseRealTime();
     }
     benchmark::RegisterBenchmark("BM_Prefill", BM_Prefill)->Args({512, dtype})->UseRealTime();

@@ -220,6 +220,9 @@ class Worker {
         // input_appended and checkpointed: nothing to measure.
       }
     }
+    // Keep the call (and so the stream) open a while, to have many streams
+    // open at once.
+    if (config_.hold > absl::ZeroDuration()) absl::SleepFor(config_.hold);
     *completed = true;
     return absl::OkStatus();
   }

@@ -69,6 +69,9 @@ struct LoadConfig {
   v1::CheckpointPolicy checkpoint_policy = v1::CHECKPOINT_POLICY_UNSPECIFIED;
   uint32_t every_n_tokens = 0;
   v1::StateCodec codec = v1::STATE_CODEC_UNSPECIFIED;
+  // How long each stream's call stays open after its last round (to hold
+  // many streams open at once). Default: 0.
+  absl::Duration hold = absl::ZeroDuration();
   // Keep the created streams; default: delete each one after its call.
   bool keep_streams = false;
   // Prefix of the created streams' ids ("<prefix>-<thread>-<n>"). Empty:

@@ -46,6 +46,12 @@ absl::StatusOr<LoadConfig> ConfigFromFlags(const FlagSet& flags) {
       return absl::InvalidArgumentError("--duration must be finite");
     }
   }
+  if (flags.Has("hold")) {
+    GANDER_ASSIGN_OR_RETURN(config.hold, cli::client::ParseTimeout(flags.Get("hold")));
+    if (config.hold == absl::InfiniteDuration()) {
+      return absl::InvalidArgumentError("--hold must be finite");
+    }
+  }
   GANDER_ASSIGN_OR_RETURN(double temperature, flags.GetDouble("temperature"));
   config.temperature = static_cast<float>(temperature);
   v1::Open open;
@@ -93,6 +99,7 @@ int Main(int argc, char** argv) {
   flags.Add("prompt-tokens", "random token ids appended per round", false, "128");
   flags.Add("gen-tokens", "tokens generated per round (Generate.max_tokens)", false, "128");
   flags.Add("rounds", "rounds (append + generate) per stream", false, "1");
+  flags.Add("hold", "keep each stream's call open this long after its last round (e.g. 5s)");
   flags.Add("duration",
             "keep opening new streams until this much time has passed (30s, 2m); default: "
             "one stream per thread");
