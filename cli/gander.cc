@@ -57,6 +57,13 @@ constexpr Command kCommands[] = {
     {"generate", "stream generated text for a prompt", GenerateCommand},
     {"init-random", "write a random model in the official layout (.pth/.safetensors)",
      InitRandomCommand},
+    {"serve", "run an inference worker: Sessions, Streams, Models, health, metrics", ServeCommand},
+    {"chat", "talk to a stream on a server, one turn per line (or --prompt)", ChatCommand},
+    {"streams", "manage streams on a server: ls, show, fork, rm, export, import", StreamsCommand},
+    {"models", "list the models a server has loaded", ModelsCommand},
+    {"demo", "the showcase: stream, fork, kill -9 a server, resume exactly", DemoCommand},
+    {"store-server", "serve a shared state store (RocksDB) over gRPC to workers",
+     StoreServerCommand},
 };
 
 int Help(int, char**) {
