@@ -90,27 +90,34 @@ stop_server
 "$gander" init-random --layers $small_layers --embd $small_embd --vocab 1024 --seed 2 \
   --out "$work/small.pth" >/dev/null
 echo
-echo "| open streams | --max-resident-streams | server RSS (MiB) | per open stream (KiB) | errors |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| open streams | --max-resident-streams | states in memory | server RSS, all open and idle (MiB) | per open stream (KiB) | peak RSS (MiB) | errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 for resident in $open_streams 64; do
   start_server "$work/small.pth" --max-open-streams $((open_streams + 16)) \
-    --max-resident-streams $resident --max-running 64 --max-queued 4096
+    --max-resident-streams $resident --max-running 64 --max-queued 4096 --metrics-listen 127.0.0.1:0
+  metrics=$(sed -n 's/^metrics_port=//p' "$work/ready")
   base=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
-  # Every stream stays open (the loadgen holds its call) while the others
-  # are created: --rounds 2 with a pause makes them overlap.
-  # Each stream appends, generates and checkpoints, then stays open 5 s, so
-  # all of them are open together.
+  # Each stream appends, generates and checkpoints, then stays open (idle)
+  # for 10 s, so all of them are open together.
   "$loadgen" --server 127.0.0.1:$port --streams $open_streams --channels 16 \
-    --prompt-tokens 8 --gen-tokens 4 --rounds 2 --hold 5s --json-out "$work/open.json" >/dev/null &
+    --prompt-tokens 8 --gen-tokens 4 --rounds 2 --hold 10s --json-out "$work/open.json" >/dev/null &
   load=$!
-  peak=$base
+  peak=$base settled=0 held=0
   while kill -0 $load 2>/dev/null; do
     rss=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
     ((rss > peak)) && peak=$rss
-    sleep 0.2
+    sample=$(curl -s "127.0.0.1:$metrics/metrics")
+    open=$(awk '/^gander_open_streams / {print int($2)}' <<<"$sample")
+    active=$(awk '/^gander_active_generations / {print int($2)}' <<<"$sample")
+    # The last sample with every stream open and none generating.
+    if [[ $open == "$open_streams" && $active == 0 ]]; then
+      settled=$rss
+      held=$(awk '/^gander_resident_streams / {print int($2)}' <<<"$sample")
+    fi
+    sleep 0.25
   done
   wait $load || true
   errors=$(field "$work/open.json" "d['errors'] or 'none'")
-  echo "| $open_streams | $resident | $((peak / 1024)) | $(((peak - base) / open_streams)) | $errors |"
+  echo "| $open_streams | $resident | $held | $((settled / 1024)) | $(((settled - base) / open_streams)) | $((peak / 1024)) | $errors |"
   stop_server
 done

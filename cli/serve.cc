@@ -12,15 +12,18 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "common/status_macros.h"
@@ -62,6 +65,12 @@ std::string DefaultWorkerId() {
 }
 
 absl::Status Serve(const FlagSet& flags) {
+  // Stream states are large (2.4 MB for the 0.1B model) and come and go as
+  // streams open, close and move out of memory. A fixed mmap threshold
+  // keeps glibc from raising it after the first free: every state buffer
+  // then has its own mapping, returned to the system when freed, so resident
+  // memory follows the states actually held (--max-resident-streams).
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
   GANDER_ASSIGN_OR_RETURN(service::TerminationSignals signals,
                           service::TerminationSignals::Block());
   if (flags.Has("log-level")) {
@@ -163,21 +172,30 @@ absl::Status Serve(const FlagSet& flags) {
     GANDER_ASSIGN_OR_RETURN(metrics_server, service::MetricsServer::Start(
                                                 flags.Get("metrics-listen"), metrics->registry()));
   }
-  engine::Scheduler* scheduler_ptr = nullptr;
-  scheduler_options.on_step = [&metrics,
-                               &scheduler_ptr](const engine::SchedulerOptions::StepStats& s) {
+  scheduler_options.on_step = [metrics](const engine::SchedulerOptions::StepStats& s) {
     metrics->RecordStep(static_cast<size_t>(s.rows), s.duration);
     metrics->AddTokensPrefilled(static_cast<uint64_t>(s.prefill_rows));
-    if (scheduler_ptr != nullptr) {
-      const engine::Scheduler::Stats stats = scheduler_ptr->stats();
-      metrics->queue_depth().Set(stats.queued);
-      metrics->active_generations().Set(stats.running);
-    }
   };
   GANDER_ASSIGN_OR_RETURN(
       std::unique_ptr<engine::Scheduler> scheduler,
       engine::Scheduler::Create(model.get(), tokenizer.get(), scheduler_options));
-  scheduler_ptr = scheduler.get();
+  // The scheduler's queue and running set, sampled for the gauges.
+  absl::Notification stop_sampling;
+  std::thread sampler([&] {
+    do {
+      const engine::Scheduler::Stats stats = scheduler->stats();
+      metrics->queue_depth().Set(stats.queued);
+      metrics->active_generations().Set(stats.running);
+    } while (!stop_sampling.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  });
+  struct JoinOnExit {
+    absl::Notification& stop;
+    std::thread& thread;
+    ~JoinOnExit() {
+      stop.Notify();
+      thread.join();
+    }
+  } join_sampler{stop_sampling, sampler};
 
   const bool auth_on = tenants.enabled();
   auto authenticate =

@@ -110,6 +110,10 @@ class Worker::Impl final : public v1::Sessions::CallbackService {
   // After a session became idle: it is now the most recently used; evicts
   // the least recently used idle states beyond the limit.
   void TouchIdle(const std::shared_ptr<Session>& session);
+  // Counts the evictions under way (started by TryEvict, ended when the
+  // state is freed or the eviction failed).
+  void EvictionStarted();
+  void EvictionEnded();
   bool IsOpen(const std::string& id) const {
     absl::MutexLock lock(&mu_);
     return open_.contains(id);
@@ -144,6 +148,7 @@ class Worker::Impl final : public v1::Sessions::CallbackService {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::weak_ptr<Session>> open_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> tenant_open_ ABSL_GUARDED_BY(mu_);
+  int evicting_ ABSL_GUARDED_BY(mu_) = 0;
   // Resident sessions, least recently used first.
   std::list<std::weak_ptr<Session>> lru_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<const Session*, std::list<std::weak_ptr<Session>>::iterator> lru_index_
@@ -1000,12 +1005,14 @@ bool Session::TryEvict() {
   absl::MutexLock lock(&mu_);
   if (busy_ || finishing_ || !resident_ || generation_ != nullptr || !lease_held_) return false;
   busy_ = true;
+  worker_->EvictionStarted();
   auto free_state = [self = shared_from_this()](absl::Status status) {
     if (status.ok()) {
       self->stream_.state = engine::RecurrentState();
       self->resident_ = false;
       self->worker_->SetResident(self, false);
     }
+    self->worker_->EvictionEnded();
     self->Done(std::move(status));
   };
   if (change_seq_ != committed_seq_ || version_ == 0) {
@@ -1081,20 +1088,33 @@ void Worker::Impl::SetResident(const std::shared_ptr<Session>& session, bool res
 
 void Worker::Impl::TouchIdle(const std::shared_ptr<Session>& session) {
   std::vector<std::shared_ptr<Session>> candidates;
+  int excess = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = lru_index_.find(session.get());
     if (it != lru_index_.end()) lru_.splice(lru_.end(), lru_, it->second);
-    int excess = static_cast<int>(lru_.size()) - options.max_resident_streams;
+    // States on their way out still count as resident until freed.
+    excess = static_cast<int>(lru_.size()) - evicting_ - options.max_resident_streams;
+    if (excess <= 0) return;
     for (auto& weak : lru_) {
-      if (excess <= 0) break;
-      if (std::shared_ptr<Session> s = weak.lock()) {
-        candidates.push_back(std::move(s));
-        --excess;
-      }
+      if (std::shared_ptr<Session> s = weak.lock()) candidates.push_back(std::move(s));
     }
   }
-  for (auto& candidate : candidates) candidate->TryEvict();
+  // Least recently used first, skipping the busy ones.
+  for (auto& candidate : candidates) {
+    if (excess <= 0) break;
+    if (candidate->TryEvict()) --excess;
+  }
+}
+
+void Worker::Impl::EvictionStarted() {
+  absl::MutexLock lock(&mu_);
+  ++evicting_;
+}
+
+void Worker::Impl::EvictionEnded() {
+  absl::MutexLock lock(&mu_);
+  --evicting_;
 }
 
 void Worker::Impl::RenewLeases() {
