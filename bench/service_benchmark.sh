@@ -98,9 +98,9 @@ for resident in $open_streams 64; do
   metrics=$(sed -n 's/^metrics_port=//p' "$work/ready")
   base=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
   # Each stream appends, generates and checkpoints, then stays open (idle)
-  # for 10 s, so all of them are open together.
+  # for 60 s, so all of them are open together (and evictions settle).
   "$loadgen" --server 127.0.0.1:$port --streams $open_streams --channels 16 \
-    --prompt-tokens 8 --gen-tokens 4 --rounds 2 --hold 10s --json-out "$work/open.json" >/dev/null &
+    --prompt-tokens 8 --gen-tokens 4 --rounds 2 --hold 60s --json-out "$work/open.json" >/dev/null &
   load=$!
   peak=$base settled=0 held=0
   while kill -0 $load 2>/dev/null; do
