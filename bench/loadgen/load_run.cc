@@ -20,7 +20,7 @@
 #include "gander/v1/models.grpc.pb.h"
 #include "gander/v1/sessions.grpc.pb.h"
 #include "gander/v1/streams.grpc.pb.h"
-#include "service/status.h"
+#include "common/grpc_status.h"
 
 namespace gander::bench {
 namespace {
@@ -77,7 +77,7 @@ absl::Status ResolveModel(const std::shared_ptr<grpc::Channel>& channel, const L
   cli::client::PrepareContext(config.client, "", &context);
   v1::ListModelsResponse response;
   GANDER_RETURN_IF_ERROR(
-      service::FromGrpcStatus(stub->ListModels(&context, v1::ListModelsRequest(), &response)));
+      FromGrpcStatus(stub->ListModels(&context, v1::ListModelsRequest(), &response)));
   const v1::ModelInfo* chosen = nullptr;
   for (const v1::ModelInfo& model : response.models()) {
     if (config.model.empty() || model.name() == config.model) {

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/client/table.h"
 #include "common/status_macros.h"
-#include "service/status.h"
+#include "common/grpc_status.h"
 
 namespace gander::cli::client {
 namespace {
@@ -177,7 +177,7 @@ absl::StatusOr<std::vector<v1::StreamInfo>> ListAllStreams(v1::Streams::StubInte
     PrepareContext(options, /*stream_id=*/"", &context);
     v1::ListStreamsResponse response;
     const grpc::Status status = stub->ListStreams(&context, request, &response);
-    if (!status.ok()) return service::FromGrpcStatus(status);
+    if (!status.ok()) return FromGrpcStatus(status);
     for (v1::StreamInfo& stream : *response.mutable_streams()) streams.push_back(std::move(stream));
     if (response.next_page_token().empty()) return streams;
     if (!seen_tokens.insert(response.next_page_token()).second) {
@@ -338,7 +338,7 @@ absl::StatusOr<v1::StreamInfo> ImportStreamFromFile(v1::Streams::StubInterface* 
   }
   if (open) writer->WritesDone();  // A broken call shows in Finish's status.
   const grpc::Status status = writer->Finish();
-  if (!status.ok()) return service::FromGrpcStatus(status);
+  if (!status.ok()) return FromGrpcStatus(status);
   return response.stream();
 }
 

@@ -31,7 +31,7 @@
 #include "common/status_macros.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "gander/v1/models.grpc.pb.h"
-#include "service/status.h"
+#include "common/grpc_status.h"
 
 namespace gander::cli {
 namespace {
@@ -295,7 +295,7 @@ absl::Status Demo::DescribeModel() {
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
   v1::ListModelsResponse response;
   GANDER_RETURN_IF_ERROR(
-      service::FromGrpcStatus(stub->ListModels(&context, v1::ListModelsRequest(), &response)));
+      FromGrpcStatus(stub->ListModels(&context, v1::ListModelsRequest(), &response)));
   if (response.models_size() != 1) {
     return absl::InternalError(
         absl::StrCat("the server lists ", response.models_size(), " models, expected 1"));

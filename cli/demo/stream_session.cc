@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
-#include "service/status.h"
+#include "common/grpc_status.h"
 
 namespace gander::cli::demo {
 namespace {
@@ -79,7 +79,7 @@ absl::Status StreamSession::Ended(const char* while_doing) {
   std::thread watchdog([this, &finished] {
     if (!finished.WaitForNotificationWithTimeout(absl::Seconds(2))) context_.TryCancel();
   });
-  const absl::Status status = service::FromGrpcStatus(call_->Finish());
+  const absl::Status status = FromGrpcStatus(call_->Finish());
   finished.Notify();
   watchdog.join();
   if (status.code() == absl::StatusCode::kCancelled) {
@@ -161,7 +161,7 @@ absl::Status StreamSession::Close() {
   while (call_->Read(&response)) {
   }
   finished_ = true;
-  return service::FromGrpcStatus(call_->Finish());
+  return FromGrpcStatus(call_->Finish());
 }
 
 void StreamSession::Abandon() {

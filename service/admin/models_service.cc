@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "service/status.h"
+#include "common/grpc_status.h"
 
 namespace gander::service {
 

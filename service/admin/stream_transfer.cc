@@ -13,7 +13,7 @@
 #include "service/admin/convert.h"
 #include "service/admin/ids.h"
 #include "service/admin/streams_service.h"
-#include "service/status.h"
+#include "common/grpc_status.h"
 #include "storage/portable.h"
 #include "storage/remote/wire.h"
 #include "storage/state_codec.h"

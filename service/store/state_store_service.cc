@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
-#include "service/status.h"
+#include "common/grpc_status.h"
 #include "storage/remote/wire.h"
 
 namespace gander::service {

@@ -4,7 +4,7 @@
 // storage/remote/remote_state_store.h).
 //
 // Each RPC calls exactly one method of the store and returns its status with
-// the same code and message (service/status.h). What the service checks
+// the same code and message (common/grpc_status.h). What the service checks
 // itself is the chunked transfer of checkpoints (storage/remote/wire.h):
 //   INVALID_ARGUMENT  an upload whose first message is not its header, a
 //                     second header, a message with neither part, an empty

@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "engine/sampler/sampler_state.h"
-#include "service/status.h"
+#include "common/grpc_status.h"
 #include "service/worker/executor.h"
 
 namespace gander::service {

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "gander/store/v1/state_store.grpc.pb.h"
-#include "service/status.h"
+#include "common/grpc_status.h"
 #include "storage/remote/wire.h"
 
 namespace gander::storage {
@@ -137,7 +137,7 @@ class RemoteStateStore final : public StateStore {
       reader->Finish().IgnoreError();
       return problem;
     }
-    GANDER_RETURN_IF_ERROR(service::FromGrpcStatus(reader->Finish()));
+    GANDER_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
     if (!receiver.has_value()) {
       return absl::DataLossError(
           absl::StrCat("the download of ", id, "@", version, " ended without a header"));
@@ -282,7 +282,7 @@ class RemoteStateStore final : public StateStore {
   absl::Status Call(const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const {
     grpc::ClientContext context;
     Prepare(&context);
-    return service::FromGrpcStatus(rpc(&context));
+    return FromGrpcStatus(rpc(&context));
   }
 
   static absl::Status CreateRequestToProto(const CreateStreamRequest& request,
@@ -310,7 +310,7 @@ class RemoteStateStore final : public StateStore {
       open = writer->Write(chunk);
     }
     if (open) writer->WritesDone();
-    return service::FromGrpcStatus(writer->Finish());
+    return FromGrpcStatus(writer->Finish());
   }
 
   const std::shared_ptr<grpc::Channel> channel_;
