@@ -16,11 +16,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "cli/client/table.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "gander/v1/models.grpc.pb.h"
 #include "gander/v1/sessions.grpc.pb.h"
 #include "gander/v1/streams.grpc.pb.h"
-#include "common/grpc_status.h"
 
 namespace gander::bench {
 namespace {

@@ -15,10 +15,10 @@
 #include "cli/client/stream_ref.h"
 #include "cli/client/streams_client.h"
 #include "cli/commands.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "gander/v1/models.grpc.pb.h"
 #include "gander/v1/streams.grpc.pb.h"
-#include "common/grpc_status.h"
 
 namespace gander::cli {
 namespace {
@@ -71,8 +71,7 @@ absl::Status Show(const FlagSet& flags, const CommandLine& line) {
   v1::GetStreamRequest request;
   request.set_stream_id(id);
   v1::GetStreamResponse response;
-  GANDER_RETURN_IF_ERROR(
-      FromGrpcStatus(streams.stub->GetStream(&context, request, &response)));
+  GANDER_RETURN_IF_ERROR(FromGrpcStatus(streams.stub->GetStream(&context, request, &response)));
   std::fputs(client::FormatStreamDetails(response).c_str(), stdout);
   return absl::OkStatus();
 }
@@ -89,8 +88,7 @@ absl::Status Fork(const FlagSet& flags, const CommandLine& line) {
   request.set_version(source.version);
   request.set_stream_id(new_id);
   v1::ForkStreamResponse response;
-  GANDER_RETURN_IF_ERROR(
-      FromGrpcStatus(streams.stub->ForkStream(&context, request, &response)));
+  GANDER_RETURN_IF_ERROR(FromGrpcStatus(streams.stub->ForkStream(&context, request, &response)));
   const v1::StreamInfo& stream = response.stream();
   PrintLine(absl::StrCat("forked ", stream.parent_id(), "@", stream.parent_version(), " into ",
                          Describe(stream)));
@@ -106,8 +104,7 @@ absl::Status Remove(const FlagSet& flags, const CommandLine& line) {
   v1::DeleteStreamRequest request;
   request.set_stream_id(id);
   v1::DeleteStreamResponse response;
-  GANDER_RETURN_IF_ERROR(
-      FromGrpcStatus(streams.stub->DeleteStream(&context, request, &response)));
+  GANDER_RETURN_IF_ERROR(FromGrpcStatus(streams.stub->DeleteStream(&context, request, &response)));
   PrintLine(absl::StrCat("deleted ", id));
   return absl::OkStatus();
 }
@@ -226,8 +223,8 @@ int ModelsCommand(int argc, char** argv) {
         grpc::ClientContext context;
         client::PrepareContext(options, "", &context);
         v1::ListModelsResponse response;
-        GANDER_RETURN_IF_ERROR(FromGrpcStatus(
-            stub->ListModels(&context, v1::ListModelsRequest(), &response)));
+        GANDER_RETURN_IF_ERROR(
+            FromGrpcStatus(stub->ListModels(&context, v1::ListModelsRequest(), &response)));
         std::fputs(client::FormatModelTable(response).c_str(), stdout);
         return absl::OkStatus();
       });

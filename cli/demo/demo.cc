@@ -28,10 +28,10 @@
 #include "cli/demo/server_child.h"
 #include "cli/demo/stream_session.h"
 #include "cli/flags.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "gander/v1/models.grpc.pb.h"
-#include "common/grpc_status.h"
 
 namespace gander::cli {
 namespace {

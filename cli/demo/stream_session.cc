@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "common/status_macros.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 
 namespace gander::cli::demo {
 namespace {

@@ -741,10 +741,14 @@ namespace {
 
 TEST(ReplaceInvalidUtf8Test, KeepsValidTextAndReplacesEachBadByte) {
   EXPECT_EQ(ReplaceInvalidUtf8(""), "");
-  EXPECT_EQ(ReplaceInvalidUtf8("goose \xF0\x9F\xAA\xBF \xC3\xA9"), "goose \xF0\x9F\xAA\xBF \xC3\xA9");
+  EXPECT_EQ(ReplaceInvalidUtf8("goose \xF0\x9F\xAA\xBF \xC3\xA9"),
+            "goose \xF0\x9F\xAA\xBF \xC3\xA9");
   // A lone continuation byte, an invalid lead, a truncated sequence at the
   // end, an overlong form and a surrogate.
-  EXPECT_EQ(ReplaceInvalidUtf8("a\x80" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ReplaceInvalidUtf8("a\x80"
+                               "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(ReplaceInvalidUtf8("\xFF"), "\xEF\xBF\xBD");
   EXPECT_EQ(ReplaceInvalidUtf8("x\xE2\x82"), "x\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(ReplaceInvalidUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");

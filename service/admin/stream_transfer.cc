@@ -9,11 +9,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "service/admin/convert.h"
 #include "service/admin/ids.h"
 #include "service/admin/streams_service.h"
-#include "common/grpc_status.h"
 #include "storage/portable.h"
 #include "storage/remote/wire.h"
 #include "storage/state_codec.h"

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "service/admin/ids.h"
-#include "common/grpc_status.h"
 #include "storage/remote/wire.h"
 
 namespace gander::service {

@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "engine/sampler/sampler_state.h"
-#include "common/grpc_status.h"
 #include "service/worker/executor.h"
 
 namespace gander::service {

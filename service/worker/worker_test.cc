@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/tokenizer/tokenizer.h"
 #include "engine/model.h"
 #include "engine/scheduler/scheduler.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "engine/weights/random_model.h"
 #include "gander/v1/sessions.grpc.pb.h"
 #include "gmock/gmock.h"

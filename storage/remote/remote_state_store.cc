@@ -9,9 +9,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "gander/store/v1/state_store.grpc.pb.h"
-#include "common/grpc_status.h"
 #include "storage/remote/wire.h"
 
 namespace gander::storage {
