@@ -17,6 +17,7 @@ DEB_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   clang-format clang-tidy
   python3-numpy
+  yamllint python3-yaml nginx openssl
 )
 
 missing=()
@@ -34,6 +35,9 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 # ask Debian for them when the commands are absent.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# kubectl renders the Kubernetes manifests (`kubectl kustomize`); any kubectl
+# with that subcommand will do, so Debian's is installed only when none is.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}"
