@@ -143,29 +143,9 @@ absl::Status Model::DecodeBatch(absl::Span<const int> tokens,
 }
 
 absl::Status Model::Run(absl::Span<const Segment> segments, absl::Span<float> logits) {
-  if (segments.empty()) return absl::InvalidArgumentError("no segments to run");
-  absl::flat_hash_set<const RecurrentState*> seen;
+  if (absl::Status s = CheckRunArguments(config(), segments, logits); !s.ok()) return s;
   size_t rows = 0;
-  for (size_t s = 0; s < segments.size(); ++s) {
-    const Segment& segment = segments[s];
-    if (segment.tokens.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("segment ", s, " has no tokens"));
-    }
-    for (int token : segment.tokens) {
-      if (absl::Status status = CheckToken(token); !status.ok()) return status;
-    }
-    if (absl::Status status = CheckState(segment.state); !status.ok()) return status;
-    if (!seen.insert(segment.state).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("segment ", s, " shares its state with an earlier segment"));
-    }
-    rows += segment.tokens.size();
-  }
-  const size_t want = segments.size() * static_cast<size_t>(config().vocab);
-  if (logits.size() != want) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("logits has ", logits.size(), " floats; expected ", want));
-  }
+  for (const Segment& segment : segments) rows += segment.tokens.size();
   std::vector<int> tokens;
   std::vector<RecurrentState*> states;
   std::vector<bool> want_logits;

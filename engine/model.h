@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "engine/backend.h"
 #include "engine/model_config.h"
 #include "engine/recurrent_state.h"
 #include "engine/weights/model_weights.h"
@@ -43,7 +44,7 @@ class ThreadPool;
 
 namespace gander::engine {
 
-class Model {
+class Model : public Backend {
  public:
   // Takes the weights. threads = 0 uses every core.
   static absl::StatusOr<std::unique_ptr<Model>> Create(ModelWeights weights, int threads = 0);
@@ -51,11 +52,15 @@ class Model {
   static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& path,
                                                      const LoadOptions& options = {},
                                                      int threads = 0);
-  ~Model();
+  ~Model() override;
 
-  const ModelConfig& config() const { return weights_.config; }
+  const ModelConfig& config() const override { return weights_.config; }
   const ModelWeights& weights() const { return weights_; }
-  const std::string& fingerprint() const { return weights_.fingerprint; }
+  const std::string& fingerprint() const override { return weights_.fingerprint; }
+  const char* name() const override { return "cpu"; }
+  const char* weight_dtype() const override {
+    return weights_.type == WeightType::kBF16 ? "bf16" : "fp32";
+  }
 
   // A fresh stream's state (all zeros).
   RecurrentState NewState() const { return RecurrentState(config()); }
@@ -73,17 +78,14 @@ class Model {
   absl::Status DecodeBatch(absl::Span<const int> tokens, absl::Span<RecurrentState* const> states,
                            absl::Span<float> logits);
 
-  // The general step of a scheduler: S segments, each some tokens of one
-  // stream (a prefill chunk, or the one token of a decode), all run as one
-  // batch. Segment s's tokens [T_s] (T_s >= 1) advance *states[s] (distinct
-  // states); logits [S, V] receive each segment's last-token logits. Each
-  // stream's result is bitwise what Prefill/DecodeBatch give it alone: the
-  // kernels never mix rows of different streams.
-  struct Segment {
-    absl::Span<const int> tokens;
-    RecurrentState* state = nullptr;
-  };
-  absl::Status Run(absl::Span<const Segment> segments, absl::Span<float> logits);
+  // The general step of a scheduler (Backend::Run). Each stream's result is
+  // bitwise what Prefill/DecodeBatch give it alone: the kernels never mix
+  // rows of different streams.
+  absl::Status Run(absl::Span<const Segment> segments, absl::Span<float> logits) override;
+
+  // States live in host memory only: nothing to copy back.
+  absl::Status Sync(RecurrentState*) override { return absl::OkStatus(); }
+  absl::Status Release(RecurrentState*) override { return absl::OkStatus(); }
 
  private:
   Model(ModelWeights weights, int threads);

@@ -34,10 +34,20 @@ struct Scheduler::Shared {
   std::thread loop;
 };
 
-absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(Model* model,
+namespace {
+
+// The status of a generation whose state the backend could not hand back.
+absl::Status StateLost(const absl::Status& release) {
+  return absl::InternalError(absl::StrCat(
+      "the stream's state could not be taken back from the backend: ", release.ToString()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(Backend* backend,
                                                              const Tokenizer* tokenizer,
                                                              SchedulerOptions options) {
-  if (model == nullptr) return absl::InvalidArgumentError("no model");
+  if (backend == nullptr) return absl::InvalidArgumentError("no backend");
   if (options.max_running < 1 || options.max_queued < 0 || options.prefill_chunk < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_running (", options.max_running, ") and prefill_chunk (", options.prefill_chunk,
@@ -51,13 +61,13 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(Model* model,
                      ") must be at least max_running + prefill_chunk (",
                      options.max_running + options.prefill_chunk, ")"));
   }
-  std::unique_ptr<Scheduler> scheduler(new Scheduler(model, tokenizer, std::move(options)));
+  std::unique_ptr<Scheduler> scheduler(new Scheduler(backend, tokenizer, std::move(options)));
   scheduler->shared_->loop = std::thread([s = scheduler.get()] { s->Loop(); });
   return scheduler;
 }
 
-Scheduler::Scheduler(Model* model, const Tokenizer* tokenizer, SchedulerOptions options)
-    : model_(model),
+Scheduler::Scheduler(Backend* backend, const Tokenizer* tokenizer, SchedulerOptions options)
+    : backend_(backend),
       tokenizer_(tokenizer),
       options_(std::move(options)),
       shared_(std::make_unique<Shared>()) {}
@@ -71,7 +81,7 @@ Scheduler::~Scheduler() {
 }
 
 absl::StatusOr<std::shared_ptr<GenerationHandle>> Scheduler::Submit(GenerationRequest request) {
-  const ModelConfig& config = model_->config();
+  const ModelConfig& config = backend_->config();
   if (request.context == nullptr) return absl::InvalidArgumentError("no stream context");
   if (request.context->pending.empty()) {
     return absl::InvalidArgumentError("nothing to generate from: the stream has no pending input");
@@ -206,13 +216,16 @@ void Scheduler::Loop() {
     context->sampler = job->sampler->state();
     GenerationResult result;
     result.status = absl::CancelledError("the worker is shutting down");
+    if (absl::Status released = backend_->Release(&context->state); !released.ok()) {
+      result.status = StateLost(released);
+    }
     result.generated = job->generated;
     job->request.on_done(std::move(result));
   }
 }
 
 void Scheduler::Step(std::vector<std::shared_ptr<Job>>& running) {
-  const int vocab = model_->config().vocab;
+  const int vocab = backend_->config().vocab;
   const absl::Time now = absl::Now();
 
   // Ends `job` (already out of `running`) and hands its context back.
@@ -227,6 +240,11 @@ void Scheduler::Step(std::vector<std::shared_ptr<Job>>& running) {
     context->sampler = job.sampler->state();
     GenerationResult result;
     result.status = std::move(status);
+    // The state is the owner's again; a backend that cannot give it back
+    // fails the generation (the context must not be checkpointed).
+    if (absl::Status released = backend_->Release(&context->state); !released.ok()) {
+      result.status = StateLost(released);
+    }
     result.reason = reason;
     result.generated = job.generated;
     if (result.status.ok()) {
@@ -257,7 +275,7 @@ void Scheduler::Step(std::vector<std::shared_ptr<Job>>& running) {
 
   // Decode rows first (one per generation past its prefill), then prefill
   // chunks in admission order while they fit.
-  std::vector<Model::Segment> segments;
+  std::vector<Backend::Segment> segments;
   std::vector<Job*> segment_jobs;
   std::vector<bool> completes_prefill;
   int rows = 0, decode_rows = 0;
@@ -284,7 +302,7 @@ void Scheduler::Step(std::vector<std::shared_ptr<Job>>& running) {
 
   std::vector<float> logits(segments.size() * static_cast<size_t>(vocab));
   const absl::Time start = absl::Now();
-  absl::Status run = model_->Run(segments, absl::MakeSpan(logits));
+  absl::Status run = backend_->Run(segments, absl::MakeSpan(logits));
   if (options_.on_step) {
     options_.on_step({rows, decode_rows, rows - decode_rows, absl::Now() - start});
   }
@@ -350,7 +368,8 @@ void Scheduler::Step(std::vector<std::shared_ptr<Job>>& running) {
       continue;
     }
     if (job.request.snapshot_every > 0 && job.request.on_snapshot &&
-        job.generated % job.request.snapshot_every == 0) {
+        job.generated % job.request.snapshot_every == 0 && backend_->Sync(&context->state).ok()) {
+      // A failed Sync skips the snapshot; the generation's end reports it.
       StreamContext copy = *context;
       copy.pending = {job.feed};
       copy.sampler = job.sampler->state();

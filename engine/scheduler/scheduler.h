@@ -1,10 +1,10 @@
-// The scheduler: one loop that owns the Model and runs every runnable
+// The scheduler: one loop that owns the Backend and runs every runnable
 // stream's work in each engine step (continuous batching).
 //
 // A generation is submitted with the stream's StreamContext, lent to the
 // scheduler until the generation's on_done callback has been called. The
 // loop admits generations in arrival order into a running set of at most
-// max_running; each engine step (Model::Run) carries
+// max_running; each engine step (Backend::Run) carries
 //   - one decode row for every running generation past its prefill, and
 //   - prefill chunks (at most prefill_chunk tokens of one stream each) of the
 //     generations still consuming their input, as many as fit in
@@ -13,8 +13,8 @@
 // streams' decoding. After the step each generation whose input is consumed
 // samples its next token (Sampler), which is fed back in the next step.
 //
-// Determinism: Model::Run gives each stream bitwise the result it would get
-// alone, and a prefill's chunking does not change its result, so a stream's
+// Determinism: the CPU Model's Run gives each stream bitwise the result it
+// would get alone, and a prefill's chunking does not change its result, so a stream's
 // tokens depend only on its own context, inputs and sampling settings,
 // never on its batch neighbours or on timing.
 //
@@ -48,7 +48,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/model.h"
+#include "engine/backend.h"
 #include "engine/recurrent_state.h"
 #include "engine/sampler/sampler_state.h"
 #include "engine/sampler/sampling_params.h"
@@ -137,7 +137,8 @@ class Scheduler {
   // Starts the loop. The model (and tokenizer, which may be null: then no
   // text is produced and stop strings are rejected) are not owned and must
   // outlive the scheduler. INVALID_ARGUMENT for options out of range.
-  static absl::StatusOr<std::unique_ptr<Scheduler>> Create(Model* model, const Tokenizer* tokenizer,
+  static absl::StatusOr<std::unique_ptr<Scheduler>> Create(Backend* backend,
+                                                           const Tokenizer* tokenizer,
                                                            SchedulerOptions options);
   // Stops the loop; generations still queued or running end with CANCELLED.
   ~Scheduler();
@@ -155,17 +156,17 @@ class Scheduler {
   };
   Stats stats() const;
 
-  const Model& model() const { return *model_; }
+  const Backend& backend() const { return *backend_; }
 
  private:
   struct Job;
-  Scheduler(Model* model, const Tokenizer* tokenizer, SchedulerOptions options);
+  Scheduler(Backend* backend, const Tokenizer* tokenizer, SchedulerOptions options);
   void Loop();
   // Runs one engine step over the running generations; ends those that
   // finish (removing them from `running`).
   void Step(std::vector<std::shared_ptr<Job>>& running);
 
-  Model* model_;
+  Backend* backend_;
   const Tokenizer* tokenizer_;
   SchedulerOptions options_;
   struct Shared;

@@ -23,7 +23,7 @@ std::string VocabularyName(absl::string_view path_or_name) {
   return result;
 }
 
-pb::ModelInfo DescribeModel(const engine::Model& model, const std::string& name,
+pb::ModelInfo DescribeModel(const engine::Backend& model, const std::string& name,
                             absl::string_view vocabulary) {
   const engine::ModelConfig& config = model.config();
   pb::ModelInfo info;
@@ -33,13 +33,13 @@ pb::ModelInfo DescribeModel(const engine::Model& model, const std::string& name,
   info.set_embedding_size(config.embd);
   info.set_head_size(config.head_size);
   info.set_vocab_size(config.vocab);
-  info.set_weight_dtype(model.weights().type == engine::WeightType::kBF16 ? "bf16" : "fp32");
+  info.set_weight_dtype(model.weight_dtype());
   info.set_state_bytes(config.StateFloats() * sizeof(float));
   info.set_vocabulary(VocabularyName(vocabulary));
   return info;
 }
 
-ModelsService::ModelsService(const engine::Model& model, const std::string& model_name,
+ModelsService::ModelsService(const engine::Backend& model, const std::string& model_name,
                              absl::string_view vocabulary, TenantResolver tenant_of)
     : info_(DescribeModel(model, model_name, vocabulary)), tenant_of_(std::move(tenant_of)) {}
 

@@ -25,7 +25,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "engine/model.h"
+#include "engine/backend.h"
 #include "gander/v1/models.grpc.pb.h"
 #include "service/admin/caller.h"
 
@@ -39,14 +39,14 @@ std::string VocabularyName(absl::string_view path_or_name);
 // ModelInfo of `model` served under `name`: fingerprint, L, C, N, V,
 // weight_dtype ("bf16" or "fp32", as the matrices are held), state_bytes
 // (L * (2C + H * N * N) * 4) and VocabularyName(vocabulary).
-gander::v1::ModelInfo DescribeModel(const engine::Model& model, const std::string& name,
+gander::v1::ModelInfo DescribeModel(const engine::Backend& model, const std::string& name,
                                     absl::string_view vocabulary);
 
 class ModelsService final : public gander::v1::Models::CallbackService {
  public:
   // `vocabulary`: the tokenizer vocabulary's path or name, "" when the model
   // is served token ids only.
-  ModelsService(const engine::Model& model, const std::string& model_name,
+  ModelsService(const engine::Backend& model, const std::string& model_name,
                 absl::string_view vocabulary, TenantResolver tenant_of);
 
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,

@@ -49,7 +49,7 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
 
 }  // namespace
 
-StreamsService::StreamsService(storage::StateStore* store, const engine::Model& model,
+StreamsService::StreamsService(storage::StateStore* store, const engine::Backend& model,
                                std::string model_name, TenantResolver tenant_of,
                                OpenStreamProbe is_open_here, StreamsServiceOptions options)
     : store_(store),

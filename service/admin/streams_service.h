@@ -85,7 +85,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/model.h"
+#include "engine/backend.h"
 #include "engine/model_config.h"
 #include "gander/v1/streams.grpc.pb.h"
 #include "service/admin/caller.h"
@@ -118,7 +118,7 @@ class StreamsService final : public gander::v1::Streams::CallbackService {
  public:
   // `model_name` is ModelInfo.name of `model`, the one model the worker
   // serves. A null `is_open_here` means no stream is ever open here.
-  StreamsService(storage::StateStore* store, const engine::Model& model, std::string model_name,
+  StreamsService(storage::StateStore* store, const engine::Backend& model, std::string model_name,
                  TenantResolver tenant_of, OpenStreamProbe is_open_here,
                  StreamsServiceOptions options = {});
 

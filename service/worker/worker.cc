@@ -84,7 +84,7 @@ class Session;
 
 class Worker::Impl final : public v1::Sessions::CallbackService {
  public:
-  Impl(engine::Model* model, const engine::Tokenizer* tokenizer, engine::Scheduler* scheduler,
+  Impl(engine::Backend* model, const engine::Tokenizer* tokenizer, engine::Scheduler* scheduler,
        storage::StateStore* store, Authenticate authenticate, WorkerOptions options,
        WorkerHooks hooks)
       : model(model),
@@ -129,7 +129,7 @@ class Worker::Impl final : public v1::Sessions::CallbackService {
   bool shutting_down() const { return shutting_down_.load(); }
   void Shutdown(absl::Time deadline);
 
-  engine::Model* const model;
+  engine::Backend* const model;
   const engine::Tokenizer* const tokenizer;
   engine::Scheduler* const scheduler;
   storage::StateStore* const store;
@@ -558,7 +558,7 @@ absl::Status Session::DoOpen(const v1::Open& open) {
         "every_n_tokens must be 0 unless the policy is EVERY_N_TOKENS");
   }
   storage::StateStore& store = *worker_->store;
-  const engine::Model& model = *worker_->model;
+  const engine::Backend& model = *worker_->model;
   auto not_found = [](const std::string& id) {
     return absl::NotFoundError(absl::StrCat("stream \"", id, "\" not found"));
   };
@@ -654,7 +654,7 @@ absl::Status Session::DoOpen(const v1::Open& open) {
   if (start_version > 0) {
     GANDER_RETURN_IF_ERROR(LoadVersion(start_version));
   } else {
-    stream_.state = model.NewState();
+    stream_.state = engine::RecurrentState(model.config());
     stream_.token_count = 0;
     stream_.pending.clear();
     stream_.sampler = {};
@@ -679,7 +679,7 @@ absl::Status Session::LoadVersion(uint64_t version) {
   absl::StatusOr<storage::Checkpoint> checkpoint =
       worker_->store->GetCheckpoint(stream_id_, version);
   if (!checkpoint.ok()) return checkpoint.status();
-  const engine::Model& model = *worker_->model;
+  const engine::Backend& model = *worker_->model;
   absl::StatusOr<storage::StreamSnapshot> snapshot =
       storage::DecodeSnapshot(checkpoint->bytes, model.fingerprint(), model.config());
   if (!snapshot.ok()) return snapshot.status();
@@ -934,7 +934,7 @@ void Session::DrainCommits() {
 
 absl::Status Session::Commit(const CommitJob& job) {
   const absl::Time start = absl::Now();
-  const engine::Model& model = *worker_->model;
+  const engine::Backend& model = *worker_->model;
   storage::StreamSnapshot snapshot;
   snapshot.model_fingerprint = model.fingerprint();
   snapshot.config = model.config();
@@ -1175,7 +1175,7 @@ Worker::Impl::~Impl() {
   executor.reset();  // runs what is still queued
 }
 
-Worker::Worker(engine::Model* model, const engine::Tokenizer* tokenizer,
+Worker::Worker(engine::Backend* model, const engine::Tokenizer* tokenizer,
                engine::Scheduler* scheduler, storage::StateStore* store, Authenticate authenticate,
                WorkerOptions options, WorkerHooks hooks)
     : impl_(std::make_unique<Impl>(model, tokenizer, scheduler, store, std::move(authenticate),

@@ -29,7 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/model.h"
+#include "engine/backend.h"
 #include "engine/scheduler/scheduler.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "gander/v1/sessions.grpc.pb.h"
@@ -80,7 +80,7 @@ class Worker {
 
   // None of the pointers is owned; all must outlive the worker. tokenizer
   // may be null (token ids only). `authenticate` resolves each call's caller.
-  Worker(engine::Model* model, const engine::Tokenizer* tokenizer, engine::Scheduler* scheduler,
+  Worker(engine::Backend* model, const engine::Tokenizer* tokenizer, engine::Scheduler* scheduler,
          storage::StateStore* store, Authenticate authenticate, WorkerOptions options,
          WorkerHooks hooks = {});
   // Shutdown() first, if it was not called.
