@@ -1,0 +1,637 @@
+#include "engine/cuda/cuda_backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "engine/cuda/cuda_status.h"
+#include "engine/device/device_backend.h"
+#include "engine/device/device_executor.h"
+#include "engine/device/graph_cache.h"
+#include "engine/weights/bf16.h"
+#include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/rwkv7_ops.h"
+#include "kernels/cuda/wkv7.h"
+
+namespace gander::engine::cuda {
+namespace {
+
+namespace k = ::gander::kernels::cuda;
+using device::DeviceExecutor;
+using device::GraphCache;
+using device::Pass;
+
+constexpr float kLayerNormEps = 1e-5f;
+constexpr float kGroupNormEps = 64e-5f;
+
+// Returns the Status of a failed expression producing an absl::Status.
+#define GANDER_RETURN_IF_NOT_OK(expr)                                 \
+  do {                                                                \
+    if (absl::Status gander_status_ = (expr); !gander_status_.ok()) { \
+      return gander_status_;                                          \
+    }                                                                 \
+  } while (false)
+
+k::DataType KernelType(CudaWeightType type) {
+  switch (type) {
+    case CudaWeightType::kF16:
+      return k::DataType::kF16;
+    case CudaWeightType::kBF16:
+      return k::DataType::kBF16;
+    case CudaWeightType::kF32:
+      break;
+  }
+  return k::DataType::kF32;
+}
+
+const char* TypeName(CudaWeightType type) {
+  switch (type) {
+    case CudaWeightType::kF16:
+      return "fp16";
+    case CudaWeightType::kBF16:
+      return "bf16";
+    case CudaWeightType::kF32:
+      break;
+  }
+  return "fp32";
+}
+
+// Device memory for the lifetime of the executor; freed in one place.
+class DeviceArena {
+ public:
+  ~DeviceArena() {
+    for (void* p : blocks_) cudaFree(p);
+  }
+  template <typename T>
+  absl::Status Alloc(size_t count, T** out) {
+    void* p = nullptr;
+    GANDER_CUDA_RETURN_IF_ERROR(cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T)));
+    blocks_.push_back(p);
+    *out = static_cast<T*>(p);
+    return absl::OkStatus();
+  }
+  // Copies a host vector to new device memory.
+  absl::Status Upload(const std::vector<float>& host, const float** out) {
+    float* p = nullptr;
+    GANDER_RETURN_IF_NOT_OK(Alloc(host.size(), &p));
+    GANDER_CUDA_RETURN_IF_ERROR(
+        cudaMemcpy(p, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
+    *out = p;
+    return absl::OkStatus();
+  }
+
+ private:
+  std::vector<void*> blocks_;
+};
+
+// A weight matrix on the device: [rows, cols] of the executor's type.
+struct DeviceMatrix {
+  int rows = 0;
+  int cols = 0;
+  const void* data = nullptr;
+};
+
+struct DeviceLayer {
+  const float *ln1_weight, *ln1_bias, *ln2_weight, *ln2_bias;
+  const float *x_r, *x_w, *x_k, *x_v, *x_a, *x_g;
+  const float *w0, *a0, *v0, *k_k, *k_a, *r_k, *ln_x_weight, *ln_x_bias, *ffn_x_k;
+  DeviceMatrix w1, w2, a1, a2, v1, v2, g1, g2, receptance, key, value, output, ffn_key, ffn_value;
+};
+
+class CudaExecutor final : public DeviceExecutor {
+ public:
+  CudaExecutor(const ModelConfig& config, const CudaBackendOptions& options)
+      : config_(config),
+        options_(options),
+        type_(KernelType(options.weight_type)),
+        graphs_({.capacity = options.graph_capacity,
+                 .capture_after = options.graph_capture_after,
+                 .max_batch = std::min(options.slots, options.max_rows)}) {}
+
+  ~CudaExecutor() override {
+    cudaSetDevice(options_.device);
+    if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+    if (copy_stream_ != nullptr) cudaStreamSynchronize(copy_stream_);
+    for (auto& [batch, exec] : graph_execs_) cudaGraphExecDestroy(exec);
+    for (cudaEvent_t e : {copy_done_, compute_done_, staging_free_[0], staging_free_[1]}) {
+      if (e != nullptr) cudaEventDestroy(e);
+    }
+    if (cublas_ != nullptr) cublasDestroy(cublas_);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    if (copy_stream_ != nullptr) cudaStreamDestroy(copy_stream_);
+    for (void* p : {static_cast<void*>(plan_host_), static_cast<void*>(staging_[0]),
+                    static_cast<void*>(staging_[1])}) {
+      if (p != nullptr) cudaFreeHost(p);
+    }
+  }
+
+  absl::Status Init(const ModelWeights& weights);
+
+  const ModelConfig& config() const override { return config_; }
+  int slot_count() const override { return options_.slots; }
+  int max_rows() const override { return options_.max_rows; }
+  absl::Status Load(absl::Span<const SlotCopy> copies) override;
+  absl::Status Store(absl::Span<const SlotCopy> copies) override;
+  absl::Status Forward(const Pass& pass, absl::Span<float> logits) override;
+
+ private:
+  absl::Status UploadMatrix(const Matrix& m, DeviceMatrix* out);
+  // y [t, m.rows] = x [t, m.cols] · m^T, converting x to the weights' type.
+  absl::Status Project(const DeviceMatrix& m, const float* x, int t, float* y);
+  // Every kernel of one pass of `rows` rows, `segments` segments and
+  // `logit_rows` logits rows, reading the index arrays from the device
+  // buffers: the sequence a CUDA graph captures.
+  absl::Status EnqueueForward(int rows, int segments, int logit_rows);
+  float* slot(int s) const { return slots_ + static_cast<size_t>(s) * config_.StateFloats(); }
+
+  ModelConfig config_;
+  CudaBackendOptions options_;
+  k::DataType type_;
+  DeviceArena arena_;
+  cudaStream_t stream_ = nullptr;       // compute
+  cudaStream_t copy_stream_ = nullptr;  // state copies
+  cudaEvent_t copy_done_ = nullptr, compute_done_ = nullptr;
+  cudaEvent_t staging_free_[2] = {nullptr, nullptr};
+  cublasHandle_t cublas_ = nullptr;
+
+  // Weights.
+  DeviceMatrix emb_, head_;
+  const float *ln0_weight_, *ln0_bias_, *ln_out_weight_, *ln_out_bias_;
+  std::vector<DeviceLayer> layers_;
+
+  // States: [slots, StateFloats].
+  float* slots_ = nullptr;
+
+  // Activations [max_rows, width] float32, and x converted for the GEMMs.
+  float *x_, *xa_, *xr_, *xw_, *xk_, *xv_, *xa2_, *xg_;
+  float *r_, *k_, *v_, *w_, *a_, *g_, *kk_, *v_first_, *y_, *tmp_;
+  float *lw_, *la_, *lv_, *lg_, *hidden_, *head_in_, *logits_;
+  uint16_t* x16_ = nullptr;
+
+  // Index arrays of a pass, packed [kPlanArrays][max_rows] int32, in pinned
+  // host memory and on the device (one copy per pass).
+  static constexpr int kPlanArrays = 8;
+  int* plan_host_ = nullptr;
+  int* plan_device_ = nullptr;
+  int* tokens_d_ = nullptr;
+  int* row_slot_d_ = nullptr;
+  int* prev_row_d_ = nullptr;
+  int* seg_start_d_ = nullptr;
+  int* seg_len_d_ = nullptr;
+  int* seg_slot_d_ = nullptr;
+  int* seg_last_row_d_ = nullptr;
+  int* logit_row_d_ = nullptr;
+
+  // Two pinned staging buffers of one state each: the host copy of one
+  // state overlaps the DMA of the next.
+  float* staging_[2] = {nullptr, nullptr};
+
+  GraphCache graphs_;
+  absl::flat_hash_map<int, cudaGraphExec_t> graph_execs_;
+};
+
+absl::Status CudaExecutor::UploadMatrix(const Matrix& m, DeviceMatrix* out) {
+  out->rows = m.rows;
+  out->cols = m.cols;
+  if (m.rows == 0) return absl::OkStatus();
+  const size_t n = static_cast<size_t>(m.rows) * m.cols;
+  auto value = [&m](size_t i) {
+    return m.type == WeightType::kBF16 ? Bf16ToFloat(static_cast<const uint16_t*>(m.data)[i])
+                                       : static_cast<const float*>(m.data)[i];
+  };
+  if (type_ == k::DataType::kF32) {
+    std::vector<float> host(n);
+    for (size_t i = 0; i < n; ++i) host[i] = value(i);
+    const float* p = nullptr;
+    GANDER_RETURN_IF_NOT_OK(arena_.Upload(host, &p));
+    out->data = p;
+    return absl::OkStatus();
+  }
+  std::vector<uint16_t> host(n);
+  if (type_ == k::DataType::kBF16 && m.type == WeightType::kBF16) {
+    std::memcpy(host.data(), m.data, n * sizeof(uint16_t));
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      host[i] = type_ == k::DataType::kF16 ? FloatToHalf(value(i)) : FloatToBf16(value(i));
+    }
+  }
+  uint16_t* p = nullptr;
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(n, &p));
+  GANDER_CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(p, host.data(), n * sizeof(uint16_t), cudaMemcpyHostToDevice));
+  out->data = p;
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::Init(const ModelWeights& weights) {
+  GANDER_CUDA_RETURN_IF_ERROR(cudaSetDevice(options_.device));
+  GANDER_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  GANDER_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
+  GANDER_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&copy_done_, cudaEventDisableTiming));
+  GANDER_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&compute_done_, cudaEventDisableTiming));
+  for (cudaEvent_t& e : staging_free_) {
+    GANDER_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  }
+  GANDER_CUBLAS_RETURN_IF_ERROR(cublasCreate(&cublas_));
+  GANDER_CUBLAS_RETURN_IF_ERROR(cublasSetStream(cublas_, stream_));
+  // A workspace of our own keeps cuBLAS from allocating during graph capture.
+  constexpr size_t kCublasWorkspace = 32u << 20;
+  uint8_t* workspace = nullptr;
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(kCublasWorkspace, &workspace));
+  GANDER_CUBLAS_RETURN_IF_ERROR(cublasSetWorkspace(cublas_, workspace, kCublasWorkspace));
+  // Pedantic math: no reduced-precision shortcuts in fp32 products.
+  GANDER_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(
+      cublas_, type_ == k::DataType::kF32 ? CUBLAS_PEDANTIC_MATH : CUBLAS_DEFAULT_MATH));
+
+  // Weights.
+  GANDER_RETURN_IF_NOT_OK(UploadMatrix(weights.emb, &emb_));
+  GANDER_RETURN_IF_NOT_OK(UploadMatrix(weights.head, &head_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln0_weight, &ln0_weight_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln0_bias, &ln0_bias_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln_out_weight, &ln_out_weight_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln_out_bias, &ln_out_bias_));
+  layers_.resize(weights.layers.size());
+  for (size_t l = 0; l < weights.layers.size(); ++l) {
+    const LayerWeights& src = weights.layers[l];
+    DeviceLayer& dst = layers_[l];
+    const std::pair<const std::vector<float>*, const float**> vectors[] = {
+        {&src.ln1_weight, &dst.ln1_weight},
+        {&src.ln1_bias, &dst.ln1_bias},
+        {&src.ln2_weight, &dst.ln2_weight},
+        {&src.ln2_bias, &dst.ln2_bias},
+        {&src.x_r, &dst.x_r},
+        {&src.x_w, &dst.x_w},
+        {&src.x_k, &dst.x_k},
+        {&src.x_v, &dst.x_v},
+        {&src.x_a, &dst.x_a},
+        {&src.x_g, &dst.x_g},
+        {&src.w0, &dst.w0},
+        {&src.a0, &dst.a0},
+        {&src.v0, &dst.v0},
+        {&src.k_k, &dst.k_k},
+        {&src.k_a, &dst.k_a},
+        {&src.r_k, &dst.r_k},
+        {&src.ln_x_weight, &dst.ln_x_weight},
+        {&src.ln_x_bias, &dst.ln_x_bias},
+        {&src.ffn_x_k, &dst.ffn_x_k},
+    };
+    for (const auto& [host, device] : vectors) {
+      GANDER_RETURN_IF_NOT_OK(arena_.Upload(*host, device));
+    }
+    const std::pair<const Matrix*, DeviceMatrix*> matrices[] = {
+        {&src.w1, &dst.w1},
+        {&src.w2, &dst.w2},
+        {&src.a1, &dst.a1},
+        {&src.a2, &dst.a2},
+        {&src.v1, &dst.v1},
+        {&src.v2, &dst.v2},
+        {&src.g1, &dst.g1},
+        {&src.g2, &dst.g2},
+        {&src.receptance, &dst.receptance},
+        {&src.key, &dst.key},
+        {&src.value, &dst.value},
+        {&src.output, &dst.output},
+        {&src.ffn_key, &dst.ffn_key},
+        {&src.ffn_value, &dst.ffn_value},
+    };
+    for (const auto& [host, device] : matrices) {
+      GANDER_RETURN_IF_NOT_OK(UploadMatrix(*host, device));
+    }
+  }
+
+  // State slots, zeroed.
+  const size_t state_floats = config_.StateFloats();
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(state_floats * options_.slots, &slots_));
+  GANDER_CUDA_RETURN_IF_ERROR(cudaMemset(slots_, 0, state_floats * options_.slots * sizeof(float)));
+
+  // Activations.
+  const size_t rows = options_.max_rows;
+  const size_t C = config_.embd;
+  for (float** buf : {&x_, &xa_, &xr_, &xw_, &xk_, &xv_, &xa2_, &xg_, &r_, &k_, &v_, &w_, &a_, &g_,
+                      &kk_, &v_first_, &y_, &tmp_, &head_in_}) {
+    GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * C, buf));
+  }
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_w, &lw_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_a, &la_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * std::max(config_.lora_v, 1), &lv_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_g, &lg_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.ffn, &hidden_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.vocab, &logits_));
+  const size_t widest = std::max<size_t>({C, static_cast<size_t>(config_.ffn)});
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * widest, &x16_));
+
+  // Pass index arrays.
+  GANDER_CUDA_RETURN_IF_ERROR(
+      cudaMallocHost(reinterpret_cast<void**>(&plan_host_), kPlanArrays * rows * sizeof(int)));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(kPlanArrays * rows, &plan_device_));
+  tokens_d_ = plan_device_;
+  row_slot_d_ = plan_device_ + rows;
+  prev_row_d_ = plan_device_ + 2 * rows;
+  seg_start_d_ = plan_device_ + 3 * rows;
+  seg_len_d_ = plan_device_ + 4 * rows;
+  seg_slot_d_ = plan_device_ + 5 * rows;
+  seg_last_row_d_ = plan_device_ + 6 * rows;
+  logit_row_d_ = plan_device_ + 7 * rows;
+
+  for (float*& buf : staging_) {
+    GANDER_CUDA_RETURN_IF_ERROR(
+        cudaMallocHost(reinterpret_cast<void**>(&buf), state_floats * sizeof(float)));
+  }
+  GANDER_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::Load(absl::Span<const SlotCopy> copies) {
+  GANDER_CUDA_RETURN_IF_ERROR(cudaSetDevice(options_.device));
+  const size_t bytes = config_.StateFloats() * sizeof(float);
+  for (size_t i = 0; i < copies.size(); ++i) {
+    const int b = static_cast<int>(i % 2);
+    if (copies[i].slot < 0 || copies[i].slot >= options_.slots) {
+      return absl::InvalidArgumentError(absl::StrCat("no device slot ", copies[i].slot));
+    }
+    // The DMA that last read this staging buffer must be done.
+    GANDER_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(staging_free_[b]));
+    std::memcpy(staging_[b], copies[i].host, bytes);
+    GANDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot(copies[i].slot), staging_[b], bytes,
+                                                cudaMemcpyHostToDevice, copy_stream_));
+    GANDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(staging_free_[b], copy_stream_));
+  }
+  // The next pass on the compute stream starts after the copies.
+  GANDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(copy_done_, copy_stream_));
+  GANDER_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream_, copy_done_, 0));
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::Store(absl::Span<const SlotCopy> copies) {
+  GANDER_CUDA_RETURN_IF_ERROR(cudaSetDevice(options_.device));
+  const size_t bytes = config_.StateFloats() * sizeof(float);
+  for (const SlotCopy& copy : copies) {
+    if (copy.slot < 0 || copy.slot >= options_.slots) {
+      return absl::InvalidArgumentError(absl::StrCat("no device slot ", copy.slot));
+    }
+  }
+  // Copies start after every pass queued so far.
+  GANDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(compute_done_, stream_));
+  GANDER_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(copy_stream_, compute_done_, 0));
+  // DMA of copy i overlaps the host copy-out of copy i - 1.
+  for (size_t i = 0; i <= copies.size(); ++i) {
+    if (i < copies.size()) {
+      const int b = static_cast<int>(i % 2);
+      GANDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staging_[b], slot(copies[i].slot), bytes,
+                                                  cudaMemcpyDeviceToHost, copy_stream_));
+      GANDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(staging_free_[b], copy_stream_));
+    }
+    if (i > 0) {
+      const int prev = static_cast<int>((i - 1) % 2);
+      GANDER_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(staging_free_[prev]));
+      std::memcpy(copies[i - 1].host, staging_[prev], bytes);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::Project(const DeviceMatrix& m, const float* x, int t, float* y) {
+  const void* input = x;
+  if (type_ != k::DataType::kF32) {
+    GANDER_CUDA_RETURN_IF_ERROR(
+        k::ConvertFloats(x, type_, x16_, static_cast<int64_t>(t) * m.cols, stream_));
+    input = x16_;
+  }
+  GANDER_CUBLAS_RETURN_IF_ERROR(k::Gemm(cublas_, type_, m.data, m.rows, m.cols, input, t, y));
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::EnqueueForward(int rows, int segments, int logit_rows) {
+  const int C = config_.embd, H = config_.heads, N = config_.head_size, F = config_.ffn;
+  const int64_t stride = static_cast<int64_t>(config_.StateFloats());
+  const int64_t layer_floats = static_cast<int64_t>(config_.LayerStateFloats());
+  const int64_t rc = static_cast<int64_t>(rows) * C;
+
+  GANDER_CUDA_RETURN_IF_ERROR(
+      k::Embed(emb_.data, type_, config_.vocab, C, tokens_d_, rows, x_, stream_));
+  GANDER_CUDA_RETURN_IF_ERROR(
+      k::LayerNorm(x_, nullptr, rows, C, ln0_weight_, ln0_bias_, kLayerNormEps, x_, stream_));
+
+  for (int l = 0; l < config_.layers; ++l) {
+    const DeviceLayer& L = layers_[l];
+    const int64_t att_shift = l * layer_floats;
+    const int64_t wkv = att_shift + C;
+    const int64_t ffn_shift = wkv + static_cast<int64_t>(H) * N * N;
+
+    // ---- Time mixing ----
+    GANDER_CUDA_RETURN_IF_ERROR(
+        k::LayerNorm(x_, nullptr, rows, C, L.ln1_weight, L.ln1_bias, kLayerNormEps, xa_, stream_));
+    k::MixArgs mixes;
+    mixes.count = 6;
+    const float* coefs[6] = {L.x_r, L.x_w, L.x_k, L.x_v, L.x_a, L.x_g};
+    float* outs[6] = {xr_, xw_, xk_, xv_, xa2_, xg_};
+    for (int m = 0; m < 6; ++m) {
+      mixes.mix[m] = coefs[m];
+      mixes.out[m] = outs[m];
+    }
+    GANDER_CUDA_RETURN_IF_ERROR(k::TokenShiftMix(xa_, prev_row_d_, row_slot_d_, slots_, stride,
+                                                 att_shift, rows, C, mixes, stream_));
+    GANDER_CUDA_RETURN_IF_ERROR(k::StoreShift(xa_, seg_last_row_d_, seg_slot_d_, segments, C,
+                                              slots_, stride, att_shift, stream_));
+
+    GANDER_RETURN_IF_NOT_OK(Project(L.receptance, xr_, rows, r_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.key, xk_, rows, k_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.value, xv_, rows, v_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.w1, xw_, rows, lw_));
+    GANDER_CUDA_RETURN_IF_ERROR(k::Activate(k::Activation::kTanh, lw_,
+                                            static_cast<int64_t>(rows) * config_.lora_w, stream_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.w2, lw_, rows, w_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.a1, xa2_, rows, la_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.a2, la_, rows, a_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.g1, xg_, rows, lg_));
+    GANDER_CUDA_RETURN_IF_ERROR(k::Activate(k::Activation::kSigmoid, lg_,
+                                            static_cast<int64_t>(rows) * config_.lora_g, stream_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.g2, lg_, rows, g_));
+    if (l > 0) {
+      GANDER_RETURN_IF_NOT_OK(Project(L.v1, xv_, rows, lv_));
+      GANDER_RETURN_IF_NOT_OK(Project(L.v2, lv_, rows, tmp_));
+    }
+    k::TimeMixPrepArgs prep;
+    prep.rows = rows;
+    prep.heads = H;
+    prep.n = N;
+    prep.first_layer = l == 0;
+    prep.w = w_;
+    prep.a = a_;
+    prep.k = k_;
+    prep.kk = kk_;
+    prep.v = v_;
+    prep.v_first = v_first_;
+    prep.v_residual = l > 0 ? tmp_ : nullptr;
+    prep.w0 = L.w0;
+    prep.a0 = L.a0;
+    prep.k_k = L.k_k;
+    prep.k_a = L.k_a;
+    prep.v0 = l > 0 ? L.v0 : nullptr;
+    GANDER_CUDA_RETURN_IF_ERROR(k::TimeMixPrep(prep, stream_));
+    GANDER_CUDA_RETURN_IF_ERROR(k::Wkv7(segments, seg_start_d_, seg_len_d_, seg_slot_d_, slots_,
+                                        stride, wkv, H, N, r_, w_, k_, v_, kk_, a_, y_, stream_));
+    GANDER_CUDA_RETURN_IF_ERROR(k::GroupNormBonusGate(
+        y_, r_, k_, v_, g_, L.r_k, L.ln_x_weight, L.ln_x_bias, kGroupNormEps, rows, H, N, stream_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.output, y_, rows, tmp_));
+    GANDER_CUDA_RETURN_IF_ERROR(k::AddScaled(1.0f, tmp_, x_, rc, stream_));
+
+    // ---- Channel mixing ----
+    GANDER_CUDA_RETURN_IF_ERROR(
+        k::LayerNorm(x_, nullptr, rows, C, L.ln2_weight, L.ln2_bias, kLayerNormEps, xa_, stream_));
+    k::MixArgs ffn_mix;
+    ffn_mix.count = 1;
+    ffn_mix.mix[0] = L.ffn_x_k;
+    ffn_mix.out[0] = xk_;
+    GANDER_CUDA_RETURN_IF_ERROR(k::TokenShiftMix(xa_, prev_row_d_, row_slot_d_, slots_, stride,
+                                                 ffn_shift, rows, C, ffn_mix, stream_));
+    GANDER_CUDA_RETURN_IF_ERROR(k::StoreShift(xa_, seg_last_row_d_, seg_slot_d_, segments, C,
+                                              slots_, stride, ffn_shift, stream_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.ffn_key, xk_, rows, hidden_));
+    GANDER_CUDA_RETURN_IF_ERROR(
+        k::Activate(k::Activation::kSquaredRelu, hidden_, static_cast<int64_t>(rows) * F, stream_));
+    GANDER_RETURN_IF_NOT_OK(Project(L.ffn_value, hidden_, rows, tmp_));
+    GANDER_CUDA_RETURN_IF_ERROR(k::AddScaled(1.0f, tmp_, x_, rc, stream_));
+  }
+
+  // Head, for the rows whose logits are wanted.
+  GANDER_CUDA_RETURN_IF_ERROR(k::LayerNorm(x_, logit_row_d_, logit_rows, C, ln_out_weight_,
+                                           ln_out_bias_, kLayerNormEps, head_in_, stream_));
+  GANDER_RETURN_IF_NOT_OK(Project(head_, head_in_, logit_rows, logits_));
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::Forward(const Pass& pass, absl::Span<float> logits) {
+  const int rows = pass.rows(), segments = pass.segments();
+  const int logit_rows = static_cast<int>(pass.logit_row.size());
+  if (rows < 1 || rows > options_.max_rows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a pass of ", rows, " rows; this backend takes 1 to ", options_.max_rows));
+  }
+  // The logits of a pass are consecutive rows of the caller's output
+  // (PlanPasses keeps segments in order).
+  for (int i = 1; i < logit_rows; ++i) {
+    if (pass.logit_dest[i] != pass.logit_dest[0] + i) {
+      return absl::InternalError("a pass's logits rows are not consecutive");
+    }
+  }
+  const size_t vocab = config_.vocab;
+  if (logit_rows > 0 &&
+      (pass.logit_dest[0] + static_cast<size_t>(logit_rows)) * vocab > logits.size()) {
+    return absl::InvalidArgumentError("logits output too small for the pass");
+  }
+  GANDER_CUDA_RETURN_IF_ERROR(cudaSetDevice(options_.device));
+
+  // Index arrays: one pinned buffer, one copy.
+  const size_t R = options_.max_rows;
+  auto put = [&](int array, const std::vector<int>& values) {
+    std::memcpy(plan_host_ + array * R, values.data(), values.size() * sizeof(int));
+  };
+  // The previous pass's copy has finished reading plan_host_: every Forward
+  // ends by waiting for its stream.
+  put(0, pass.tokens);
+  put(1, pass.row_slot);
+  put(2, pass.prev_row);
+  put(3, pass.seg_start);
+  put(4, pass.seg_len);
+  put(5, pass.seg_slot);
+  put(6, pass.seg_last_row);
+  put(7, pass.logit_row);
+  GANDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
+      plan_device_, plan_host_, kPlanArrays * R * sizeof(int), cudaMemcpyHostToDevice, stream_));
+
+  GraphCache::Action action = pass.decode_only() ? graphs_.Plan(rows) : GraphCache::Action::kEager;
+  if (action == GraphCache::Action::kCapture) {
+    cudaGraph_t graph = nullptr;
+    GANDER_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    const absl::Status enqueued = EnqueueForward(rows, segments, logit_rows);
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    cudaGraphExec_t exec = nullptr;
+    cudaError_t instantiated = cudaErrorUnknown;
+    if (enqueued.ok() && ended == cudaSuccess) {
+      instantiated = cudaGraphInstantiate(&exec, graph, 0);
+    }
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    if (enqueued.ok() && ended == cudaSuccess && instantiated == cudaSuccess) {
+      graph_execs_[rows] = exec;
+      graphs_.Captured(rows);
+      action = GraphCache::Action::kReplay;
+    } else {
+      // Capture is an optimisation: fall back to eager launches for this
+      // size from now on. A failure of the kernels themselves shows again
+      // in the eager run.
+      cudaGetLastError();
+      graphs_.CaptureFailed(rows);
+      action = GraphCache::Action::kEager;
+    }
+    for (int evicted : graphs_.TakeEvicted()) {
+      auto it = graph_execs_.find(evicted);
+      if (it != graph_execs_.end()) {
+        cudaGraphExecDestroy(it->second);
+        graph_execs_.erase(it);
+      }
+    }
+  }
+  if (action == GraphCache::Action::kReplay) {
+    GANDER_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(graph_execs_.at(rows), stream_));
+  } else {
+    GANDER_RETURN_IF_NOT_OK(EnqueueForward(rows, segments, logit_rows));
+  }
+
+  if (logit_rows > 0) {
+    GANDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data() + pass.logit_dest[0] * vocab, logits_,
+                                                logit_rows * vocab * sizeof(float),
+                                                cudaMemcpyDeviceToHost, stream_));
+  }
+  GANDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  return absl::OkStatus();
+}
+
+absl::Status CheckOptions(const ModelWeights& weights, const CudaBackendOptions& options) {
+  const ModelConfig& c = weights.config;
+  if (c.head_size != 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the CUDA backend runs head size 64; this model has ", c.head_size));
+  }
+  if (weights.layers.size() != static_cast<size_t>(c.layers) || c.layers < 1) {
+    return absl::InvalidArgumentError("model weights have no layers or a layer count mismatch");
+  }
+  if (options.slots < 1 || options.max_rows < 1 || options.graph_capacity < 0 ||
+      options.graph_capture_after < 1 || options.device < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CUDA backend options out of range: slots ", options.slots, ", max_rows ", options.max_rows,
+        ", graph_capacity ", options.graph_capacity, ", graph_capture_after ",
+        options.graph_capture_after, ", device ", options.device));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CudaDeviceAvailable() {
+  int count = 0;
+  GANDER_CUDA_RETURN_IF_ERROR(cudaGetDeviceCount(&count));
+  if (count == 0) return CudaStatus(cudaErrorNoDevice, "cudaGetDeviceCount(&count)");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const ModelWeights& weights,
+                                                           const CudaBackendOptions& options) {
+  GANDER_RETURN_IF_NOT_OK(CheckOptions(weights, options));
+  GANDER_RETURN_IF_NOT_OK(CudaDeviceAvailable());
+  auto executor = std::make_unique<CudaExecutor>(weights.config, options);
+  GANDER_RETURN_IF_NOT_OK(executor->Init(weights));
+  return std::unique_ptr<Backend>(std::make_unique<device::DeviceBackend>(
+      std::move(executor), weights.fingerprint, "cuda", TypeName(options.weight_type)));
+}
+
+}  // namespace gander::engine::cuda
