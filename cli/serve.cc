@@ -27,7 +27,11 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "common/status_macros.h"
+#include "engine/backend.h"
 #include "engine/model.h"
+#ifdef GANDER_WITH_CUDA
+#include "engine/cuda/cuda_backend.h"
+#endif
 #include "engine/scheduler/scheduler.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "service/admin/models_service.h"
@@ -62,6 +66,39 @@ std::string DefaultWorkerId() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "worker";
   return host;
+}
+
+// The CUDA backend of --backend=cuda: slots for every running generation,
+// one pass per engine step.
+absl::StatusOr<std::unique_ptr<engine::Backend>> LoadCudaBackend(
+    const FlagSet& flags, const engine::LoadOptions& load_options,
+    const engine::SchedulerOptions& scheduler_options) {
+#ifdef GANDER_WITH_CUDA
+  engine::cuda::CudaBackendOptions options;
+  GANDER_ASSIGN_OR_RETURN(options.device, IntFlag(flags, "cuda-device", 0, 1024));
+  const std::string type = flags.Get("cuda-dtype");
+  if (type == "fp16") {
+    options.weight_type = engine::cuda::CudaWeightType::kF16;
+  } else if (type == "bf16") {
+    options.weight_type = engine::cuda::CudaWeightType::kBF16;
+  } else if (type == "fp32") {
+    options.weight_type = engine::cuda::CudaWeightType::kF32;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cuda-dtype must be fp16, bf16 or fp32, got ", type));
+  }
+  options.slots = scheduler_options.max_running;
+  options.max_rows = scheduler_options.max_step_tokens;
+  GANDER_ASSIGN_OR_RETURN(engine::ModelWeights weights,
+                          engine::LoadModelWeights(flags.Get("model"), load_options));
+  return engine::cuda::CreateCudaBackend(weights, options);
+#else
+  (void)flags;
+  (void)load_options;
+  (void)scheduler_options;
+  return absl::FailedPreconditionError(
+      "--backend=cuda: this gander was built without CUDA (build it with --config=cuda)");
+#endif
 }
 
 absl::Status Serve(const FlagSet& flags) {
@@ -130,8 +167,16 @@ absl::Status Serve(const FlagSet& flags) {
     return absl::InvalidArgumentError(absl::StrCat("--dtype must be bf16 or fp32, got ", dtype));
   }
   const absl::Time load_start = absl::Now();
-  GANDER_ASSIGN_OR_RETURN(std::unique_ptr<engine::Model> model,
-                          engine::Model::Load(flags.Get("model"), load_options, threads));
+  std::unique_ptr<engine::Backend> model;
+  const std::string backend_name = flags.Get("backend");
+  if (backend_name == "cpu") {
+    GANDER_ASSIGN_OR_RETURN(model, engine::Model::Load(flags.Get("model"), load_options, threads));
+  } else if (backend_name == "cuda") {
+    GANDER_ASSIGN_OR_RETURN(model, LoadCudaBackend(flags, load_options, scheduler_options));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--backend must be cpu or cuda, got ", backend_name));
+  }
   std::unique_ptr<engine::Tokenizer> tokenizer;
   if (flags.Has("vocab")) {
     GANDER_ASSIGN_OR_RETURN(engine::Tokenizer loaded,
@@ -144,6 +189,8 @@ absl::Status Serve(const FlagSet& flags) {
        {"layers", model->config().layers},
        {"embd", model->config().embd},
        {"vocab", model->config().vocab},
+       {"backend", model->name()},
+       {"weights", model->weight_dtype()},
        {"seconds", absl::ToDoubleSeconds(absl::Now() - load_start)}});
 
   // The store: embedded RocksDB, or a shared store server.
@@ -291,6 +338,10 @@ int ServeCommand(int argc, char** argv) {
   flags.Add("model-name", "name clients use for the model", false, "rwkv7");
   flags.Add("dtype", "weights in memory: bf16 or fp32", false, "bf16");
   flags.Add("threads", "engine threads (0 = every core)", false, "0");
+  flags.Add("backend", "where the model runs: cpu, or cuda (builds with --config=cuda)", false,
+            "cpu");
+  flags.Add("cuda-device", "CUDA device index (--backend=cuda)", false, "0");
+  flags.Add("cuda-dtype", "weights on the GPU: fp16, bf16 or fp32 (--backend=cuda)", false, "fp16");
   flags.Add("listen", "gRPC address", false, "0.0.0.0:50051");
   flags.Add("metrics-listen", "Prometheus /metrics address (empty = off)", false, "0.0.0.0:9464");
   flags.Add("ready-file", "once listening, write grpc_port=N and metrics_port=M here");

@@ -58,7 +58,7 @@ if grep -q "CUDA_FOUND = True" "$cuda_defs" 2>/dev/null; then
   run_bazel cuda_build build --config=cuda "${bazel_flags[@]}" //... || cuda_rc=$?
   if [[ $cuda_rc -eq 0 ]]; then
     run_bazel cuda_test test --config=cuda "${bazel_flags[@]}" --test_summary=short \
-      //kernels/... || cuda_rc=$?
+      //kernels/cuda/... //engine/cuda/... || cuda_rc=$?
   fi
 else
   echo "test: no CUDA toolkit: skipping the CUDA build (the CPU build needs none)"
