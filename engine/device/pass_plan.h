@@ -32,7 +32,8 @@ struct Pass {
   std::vector<int> seg_last_row;  // [S] seg_start + seg_len - 1
   // Segments whose last-row logits are wanted (the chunk that ends a caller
   // segment), in increasing order, and for each the caller's segment index:
-  // its logits go to row logit_dest[k] of the caller's [segments, V] output.
+  // its logits go to row logit_dest[k] of the caller's [segments, V] output
+  // (consecutive: logit_dest[k] = logit_dest[0] + k).
   std::vector<int> logit_seg;   // [K] index into the pass's segments
   std::vector<int> logit_row;   // [K] = seg_last_row[logit_seg[k]]
   std::vector<int> logit_dest;  // [K]

@@ -87,6 +87,9 @@ TEST(PassPlanTest, EveryTokenAppearsOnceInOrderPerSegment) {
           seen[owner].push_back(p.tokens[r]);
       }
       for (size_t k = 0; k < p.logit_dest.size(); ++k) {
+        // A pass's logits are consecutive rows of the caller's output (the
+        // CUDA executor copies them back in one piece).
+        EXPECT_EQ(p.logit_dest[k], p.logit_dest[0] + static_cast<int>(k));
         ++logits_for[p.logit_dest[k]];
         EXPECT_EQ(p.logit_row[k], p.seg_last_row[p.logit_seg[k]]);
       }
