@@ -265,5 +265,38 @@ TEST_F(DeviceBackendTest, SchedulerOverDeviceBackendMatchesCpu) {
   EXPECT_EQ(backend->resident(), 0);
 }
 
+// A state the backend cannot hand back fails its generation with INTERNAL
+// (the context must not be checkpointed) instead of returning a stale state
+// as if it were current.
+TEST_F(DeviceBackendTest, SchedulerReportsAStateThatCannotBeTakenBack) {
+  auto backend = MakeBackend(/*slots=*/2, /*max_rows=*/16);
+  SchedulerOptions options;
+  options.max_running = 2;
+  options.prefill_chunk = 8;
+  options.max_step_tokens = 12;
+  auto scheduler = Scheduler::Create(backend.get(), nullptr, options);
+  ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+  StreamContext context;
+  context.state = model_->NewState();
+  context.pending = {1, 2, 3};
+  executor_->FailStoreAt(1);  // the copy-back at the generation's end
+  absl::Notification done;
+  GenerationResult result;
+  GenerationRequest request;
+  request.context = &context;
+  request.params.max_tokens = 3;
+  request.params.temperature = 0;
+  request.on_token = [](TokenEvent) {};
+  request.on_done = [&](GenerationResult r) {
+    result = std::move(r);
+    done.Notify();
+  };
+  ASSERT_TRUE((*scheduler)->Submit(std::move(request)).ok());
+  done.WaitForNotification();
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(result.status.message(), ::testing::HasSubstr("could not be taken back"));
+  EXPECT_EQ(backend->resident(), 0);
+}
+
 }  // namespace
 }  // namespace gander::engine::device
