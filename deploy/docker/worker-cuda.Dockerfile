@@ -7,7 +7,7 @@
 #
 #   docker build -f deploy/docker/worker-cuda.Dockerfile -t gander/worker-cuda:0.1.0 .
 #   docker run --rm --gpus all -p 50051:50051 -v /srv/models:/models:ro \
-#       gander/worker-cuda:0.1.0 serve --model=/models/rwkv7-g1-0.1b.pth
+#       gander/worker-cuda:0.1.0 serve --backend=cuda --model=/models/rwkv7-g1-0.1b.pth
 #
 # The build context is the repository root (deploy/README.md, "Images").
 ARG DEBIAN_RELEASE=12.11

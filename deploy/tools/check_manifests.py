@@ -399,15 +399,21 @@ def check_worker(manifests, overlay, known_flags, store, store_port, errors):
     resources = container.get("resources") or {}
     gpus = (resources.get("limits") or {}).get("nvidia.com/gpu")
     image = container.get("image", "")
+    backend = flag(flags, "serve", "backend") or "cpu"
     if overlay == "gpu":
         if gpus is None or quantity(gpus) < 1:
             errors.append("%s: the gpu overlay's worker does not request nvidia.com/gpu" % where)
+        if backend != "cuda":
+            errors.append("%s: the gpu overlay's worker runs --backend=%s, not cuda"
+                          % (where, backend))
         if "cuda" not in image:
             errors.append("%s: the gpu overlay's worker image %s is not the CUDA image"
                           % (where, image))
     elif overlay == "cpu":
         if gpus is not None:
             errors.append("%s: the cpu overlay's worker requests nvidia.com/gpu" % where)
+        if backend != "cpu":
+            errors.append("%s: the cpu overlay's worker runs --backend=%s" % (where, backend))
         if "cuda" in image:
             errors.append("%s: the cpu overlay's worker runs the CUDA image %s" % (where, image))
     return worker, port_of(flag(flags, "serve", "listen"))

@@ -173,6 +173,10 @@ MUTATIONS = [
      lambda d: [container(d, "worker")["resources"][s].pop("nvidia.com/gpu")
                 for s in ("requests", "limits")],
      "does not request nvidia.com/gpu"),
+    ("gpu worker on the CPU backend", "gpu",
+     lambda d: set_arg(d, "worker", "backend", "cpu"), "runs --backend=cpu, not cuda"),
+    ("cpu worker on the CUDA backend", "cpu",
+     lambda d: set_arg(d, "worker", "backend", "cuda"), "overlay's worker runs --backend=cuda"),
     ("gpu worker on the CPU image", "gpu",
      lambda d: container(d, "worker").update(image="gander/worker-cpu:0.1.0"),
      "is not the CUDA image"),
