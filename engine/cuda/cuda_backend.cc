@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -63,6 +65,17 @@ const char* TypeName(CudaWeightType type) {
       break;
   }
   return "fp32";
+}
+
+// Runs fn(begin, end) over [0, n) split across the machine's cores.
+void ParallelChunks(size_t n, const std::function<void(size_t, size_t)>& fn) {
+  const size_t threads =
+      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 1 + n / (1 << 20));
+  std::vector<std::thread> workers;
+  for (size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] { fn(n * t / threads, n * (t + 1) / threads); });
+  }
+  for (std::thread& w : workers) w.join();
 }
 
 // Device memory for the lifetime of the executor; freed in one place.
@@ -210,7 +223,9 @@ absl::Status CudaExecutor::UploadMatrix(const Matrix& m, DeviceMatrix* out) {
   };
   if (type_ == k::DataType::kF32) {
     std::vector<float> host(n);
-    for (size_t i = 0; i < n; ++i) host[i] = value(i);
+    ParallelChunks(n, [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) host[i] = value(i);
+    });
     const float* p = nullptr;
     GANDER_RETURN_IF_NOT_OK(arena_.Upload(host, &p));
     out->data = p;
@@ -220,9 +235,13 @@ absl::Status CudaExecutor::UploadMatrix(const Matrix& m, DeviceMatrix* out) {
   if (type_ == k::DataType::kBF16 && m.type == WeightType::kBF16) {
     std::memcpy(host.data(), m.data, n * sizeof(uint16_t));
   } else {
-    for (size_t i = 0; i < n; ++i) {
-      host[i] = type_ == k::DataType::kF16 ? FloatToHalf(value(i)) : FloatToBf16(value(i));
-    }
+    // The largest models hold billions of elements: convert on every core.
+    const bool half = type_ == k::DataType::kF16;
+    ParallelChunks(n, [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) {
+        host[i] = half ? FloatToHalf(value(i)) : FloatToBf16(value(i));
+      }
+    });
   }
   uint16_t* p = nullptr;
   GANDER_RETURN_IF_NOT_OK(arena_.Alloc(n, &p));
