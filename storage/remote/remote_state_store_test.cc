@@ -14,19 +14,14 @@
 #include "storage/remote/remote_state_store.h"
 
 #include <atomic>
-#include <cstdlib>
-#include <deque>
-#include <filesystem>
-#include <map>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "service/store/in_process_store_server.h"
@@ -34,81 +29,14 @@
 #include "storage/memory_state_store.h"
 #include "storage/remote/wire.h"
 #include "storage/rocksdb_state_store.h"
+#include "storage/store_differential.h"
+#include "storage/store_test_util.h"
 
 namespace gander::storage {
 namespace {
 
 using absl::StatusCode;
 using service::InProcessStoreServer;
-
-// ---------------------------------------------------------------------------
-// Printable results, compared as strings so that a mismatch shows both sides.
-
-std::string T(absl::Time t) { return absl::StrCat(absl::ToUnixMicros(t)); }
-std::string ToString(const StreamInfo& i) {
-  return absl::StrCat("{id=", i.id, " tenant=", i.tenant, " fp=", i.model_fingerprint,
-                      " v=", i.version, " tokens=", i.token_count, " parent=", i.parent_id, "@",
-                      i.parent_version, " created=", T(i.created), " updated=", T(i.updated), "}");
-}
-std::string ToString(const VersionInfo& i) {
-  return absl::StrCat("{v=", i.version, " ckpt=", i.checkpoint_id, " tokens=", i.token_count,
-                      " size=", i.size_bytes, " created=", T(i.created), "}");
-}
-std::string ToString(const std::vector<VersionInfo>& versions) {
-  std::vector<std::string> parts;
-  for (const VersionInfo& v : versions) parts.push_back(ToString(v));
-  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
-}
-std::string ToString(const Checkpoint& c) {
-  return absl::StrCat(ToString(c.info), " bytes=", c.bytes.size(), "/",
-                      wire::CheckpointIdOf(c.bytes));
-}
-std::string ToString(const Lease& l) {
-  return absl::StrCat("{stream=", l.stream_id, " owner=", l.owner, " epoch=", l.epoch,
-                      " expires=", T(l.expires), "}");
-}
-std::string ToString(const ListStreamsResult& r) {
-  std::vector<std::string> parts;
-  for (const StreamInfo& s : r.streams) parts.push_back(ToString(s));
-  return absl::StrCat("[", absl::StrJoin(parts, ", "), "] next=", r.next_page_token);
-}
-std::string ToString(uint64_t v) { return absl::StrCat(v); }
-std::string ToString(int v) { return absl::StrCat(v); }
-
-template <typename T>
-std::string Outcome(const absl::StatusOr<T>& result) {
-  if (!result.ok()) return absl::StatusCodeToString(result.status().code());
-  return "OK: " + ToString(*result);
-}
-std::string Outcome(const absl::Status& status) { return absl::StatusCodeToString(status.code()); }
-
-template <typename T>
-StatusCode CodeOf(const absl::StatusOr<T>& result) {
-  return result.status().code();
-}
-
-std::string RandomBytes(std::mt19937_64& rng, size_t size) {
-  std::string bytes(size, '\0');
-  for (char& c : bytes) c = static_cast<char>(rng());
-  return bytes;
-}
-
-std::string NewTestDir(const std::string& name) {
-  static std::atomic<int> counter{0};
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string dir =
-      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/remote-", name, "-", counter.fetch_add(1));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-int EnvInt(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  int parsed = 0;
-  if (value == nullptr || !absl::SimpleAtoi(value, &parsed) || parsed <= 0) return fallback;
-  return parsed;
-}
 
 constexpr int kRetainedVersions = 3;
 
@@ -123,7 +51,7 @@ std::unique_ptr<StateStore> OpenBackend(Backend backend, Clock* clock) {
   RocksDbStoreOptions options;
   options.base = base;
   options.sync = false;  // durability is the RocksDB store's own tests' business
-  auto store = OpenRocksDbStateStore(NewTestDir("rocksdb"), options);
+  auto store = OpenRocksDbStateStore(NewTestDir("remote-rocksdb"), options);
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? std::move(*store) : nullptr;
 }
@@ -168,268 +96,27 @@ class RemoteStoreTest : public ::testing::TestWithParam<Backend> {
 
 // ---------------------------------------------------------------------------
 // Random sequences: the remote store (through the server) vs the in-memory
-// model called directly.
-
-class Differential {
- public:
-  Differential(uint64_t seed, StateStore* remote, FakeClock* clock)
-      : rng_(seed), clock_(clock), remote_(remote) {
-    model_ = NewMemoryStateStore({kRetainedVersions, clock});
-    for (int i = 0; i < 10; ++i) ids_.push_back(absl::StrCat("s", i));
-    tenants_ = {"acme", "globex"};
-    owners_ = {"w1", "w2", "w3"};
-    for (int i = 0; i < 8; ++i) payloads_.push_back(RandomBytes(rng_, 1 + rng_() % 300));
-  }
-
-  bool Step(int index) {
-    const int op = static_cast<int>(rng_() % 100);
-    std::string what, a, b;
-    if (op < 8) {
-      CreateStreamRequest request{PickId(), Pick(tenants_), Chance(12) ? "" : "m1"};
-      if (Chance(12)) request.tenant = Pick({"", "bad tenant", "caf\xc3\xa9"});
-      what = absl::StrCat("CreateStream ", request.id, " ", request.tenant);
-      a = Outcome(model_->CreateStream(request));
-      b = Outcome(remote_->CreateStream(request));
-    } else if (op < 11) {
-      CreateStreamRequest request{PickId(), Pick(tenants_), "m2"};
-      const std::string bytes = Chance(5) ? std::string() : Payload();
-      const uint64_t tokens = rng_() % 1000;
-      what = absl::StrCat("CreateStreamWithCheckpoint ", request.id, " ", bytes.size());
-      a = Outcome(model_->CreateStreamWithCheckpoint(request, bytes, tokens));
-      b = Outcome(remote_->CreateStreamWithCheckpoint(request, bytes, tokens));
-    } else if (op < 38) {
-      const std::string id = PickId();
-      const uint64_t head = Head(id);
-      CommitRequest request{id, head, Epoch(id), Chance(20) ? std::string() : Payload(),
-                            rng_() % 100000};
-      if (Chance(6)) request.expected_version = Pick<uint64_t>({head + 1, head - 1, 0});
-      if (Chance(6)) request.lease_epoch = Pick<uint64_t>({0, request.lease_epoch - 1, 999999});
-      what = absl::StrCat("Commit ", id, " expected=", request.expected_version,
-                          " epoch=", request.lease_epoch, " bytes=", request.checkpoint.size());
-      a = Outcome(model_->Commit(request));
-      b = Outcome(remote_->Commit(request));
-    } else if (op < 42) {
-      const std::string id = PickId();
-      what = absl::StrCat("GetStream ", id);
-      a = Outcome(model_->GetStream(id));
-      b = Outcome(remote_->GetStream(id));
-    } else if (op < 51) {
-      const std::string id = PickId();
-      const uint64_t version = PickVersion(id);
-      what = absl::StrCat("GetCheckpoint ", id, " ", version);
-      a = Outcome(model_->GetCheckpoint(id, version));
-      b = Outcome(remote_->GetCheckpoint(id, version));
-    } else if (op < 54) {
-      const std::string id = PickId();
-      what = absl::StrCat("ListVersions ", id);
-      a = Outcome(model_->ListVersions(id));
-      b = Outcome(remote_->ListVersions(id));
-    } else if (op < 61) {
-      const std::string source = PickId();
-      const uint64_t version = PickVersion(source);
-      CreateStreamRequest request{Chance(3) ? PickId() : PickAbsentId(), Pick(tenants_),
-                                  Chance(5) ? "\xff ignored" : ""};
-      if (Chance(10)) request.tenant = "";
-      what = absl::StrCat("Fork ", source, "@", version, " -> ", request.id);
-      a = Outcome(model_->Fork(source, version, request));
-      b = Outcome(remote_->Fork(source, version, request));
-    } else if (op < 64) {
-      const std::string id = PickId();
-      what = absl::StrCat("DeleteStream ", id);
-      a = Outcome(model_->DeleteStream(id));
-      b = Outcome(remote_->DeleteStream(id));
-    } else if (op < 70) {
-      std::string tenant = Pick(tenants_);
-      if (Chance(15)) tenant = "bad/tenant";
-      const int page_size = Pick({1, 2, 3, 1000, 0, -1, 1001});
-      std::string token;
-      if (!tokens_.empty() && Chance(2)) token = tokens_[rng_() % tokens_.size()];
-      if (Chance(15)) token = Pick({"not-a-token", "\xc3"});
-      what = absl::StrCat("ListStreams ", tenant, " ", page_size, " '", token, "'");
-      absl::StatusOr<ListStreamsResult> ra = model_->ListStreams(tenant, page_size, token);
-      a = Outcome(ra);
-      b = Outcome(remote_->ListStreams(tenant, page_size, token));
-      if (ra.ok() && !token.empty()) ++tally_["ListStreams"]["continued"];
-      if (ra.ok() && !ra->next_page_token.empty()) {
-        tokens_.push_back(ra->next_page_token);
-        if (tokens_.size() > 8) tokens_.pop_front();
-      }
-    } else if (op < 82) {
-      const std::string id = PickId();
-      const std::string owner = Chance(15) ? Pick({"bad owner", "\xe2\x82"}) : Pick(owners_);
-      const absl::Duration ttl = Ttl();
-      what = absl::StrCat("AcquireLease ", id, " ", owner, " ", absl::FormatDuration(ttl));
-      absl::StatusOr<Lease> ra = model_->AcquireLease(id, owner, ttl);
-      a = Outcome(ra);
-      b = Outcome(remote_->AcquireLease(id, owner, ttl));
-      if (ra.ok()) {
-        epochs_[id] = ra->epoch;
-        expiries_.push_back(ra->expires);
-      }
-    } else if (op < 87) {
-      const std::string id = PickId();
-      const uint64_t epoch = Chance(5) ? Epoch(id) + 1 : Epoch(id);
-      const absl::Duration ttl = Ttl();
-      what = absl::StrCat("RenewLease ", id, " ", epoch, " ", absl::FormatDuration(ttl));
-      absl::StatusOr<Lease> ra = model_->RenewLease(id, epoch, ttl);
-      a = Outcome(ra);
-      b = Outcome(remote_->RenewLease(id, epoch, ttl));
-      if (ra.ok()) expiries_.push_back(ra->expires);
-    } else if (op < 89) {
-      const std::string id = PickId();
-      const uint64_t epoch = Chance(5) ? Epoch(id) - 1 : Epoch(id);
-      what = absl::StrCat("ReleaseLease ", id, " ", epoch);
-      a = Outcome(model_->ReleaseLease(id, epoch));
-      b = Outcome(remote_->ReleaseLease(id, epoch));
-    } else if (op < 91) {
-      absl::Duration idle = Pick({absl::Seconds(60), absl::Seconds(300), absl::Seconds(900)});
-      if (Chance(8)) {
-        idle = Pick({absl::ZeroDuration(), absl::Seconds(-1), absl::InfiniteDuration(),
-                     -absl::Nanoseconds(1) / 4});
-      }
-      what = absl::StrCat("DeleteIdleStreams ", absl::FormatDuration(idle));
-      absl::StatusOr<int> ra = model_->DeleteIdleStreams(idle);
-      a = Outcome(ra);
-      b = Outcome(remote_->DeleteIdleStreams(idle));
-      if (ra.ok() && *ra > 0) ++tally_["DeleteIdleStreams"]["deleted some"];
-    } else {
-      absl::Duration step = absl::Milliseconds(rng_() % 2000);
-      if (Chance(4)) step = absl::Nanoseconds(rng_() % 5000);
-      if (Chance(10)) step = absl::Seconds(rng_() % 60);
-      // Now and then land exactly on a lease's expiry (the boundary case).
-      if (!expiries_.empty() && Chance(4)) {
-        const absl::Time expiry = expiries_[rng_() % expiries_.size()];
-        if (expiry > clock_->Now()) step = expiry - clock_->Now();
-      }
-      clock_->Advance(step);
-      history_.push_back(absl::StrCat(index, ": Advance ", absl::FormatDuration(step)));
-      return true;
-    }
-    history_.push_back(absl::StrCat(index, ": ", what, " -> ", a));
-    if (history_.size() > 30) history_.pop_front();
-    const std::string name = what.substr(0, what.find(' '));
-    ++tally_[name][a.substr(0, a.find(':'))];
-    if (a != b) {
-      ADD_FAILURE() << "op " << index << " " << what << "\n  model:  " << a << "\n  remote: " << b
-                    << "\nrecent operations:\n  " << absl::StrJoin(history_, "\n  ");
-      return false;
-    }
-    return true;
-  }
-
-  // Everything readable, compared.
-  bool CompareAll() {
-    std::string a, b;
-    for (const std::string& id : ids_) {
-      a += Outcome(model_->GetStream(id)) + Outcome(model_->ListVersions(id));
-      b += Outcome(remote_->GetStream(id)) + Outcome(remote_->ListVersions(id));
-      for (uint64_t v = 0; v <= Head(id) + 1; ++v) {
-        a += Outcome(model_->GetCheckpoint(id, v));
-        b += Outcome(remote_->GetCheckpoint(id, v));
-      }
-    }
-    for (const std::string& tenant : tenants_) {
-      a += Outcome(model_->ListStreams(tenant, 1000, ""));
-      b += Outcome(remote_->ListStreams(tenant, 1000, ""));
-    }
-    EXPECT_EQ(a, b);
-    return a == b;
-  }
-
-  int Count(const std::string& op, const std::string& outcome) { return tally_[op][outcome]; }
-  int big_payloads() const { return big_payloads_; }
-
- private:
-  bool Chance(int one_in) { return rng_() % one_in == 0; }
-  template <typename V>
-  V Pick(const std::vector<V>& items) {
-    return items[rng_() % items.size()];
-  }
-  std::string Pick(std::initializer_list<const char*> items) {
-    return std::vector<const char*>(items)[rng_() % items.size()];
-  }
-  int Pick(std::initializer_list<int> items) {
-    return std::vector<int>(items)[rng_() % items.size()];
-  }
-  absl::Duration Pick(std::initializer_list<absl::Duration> items) {
-    return std::vector<absl::Duration>(items)[rng_() % items.size()];
-  }
-
-  std::string PickId() {
-    if (Chance(30)) return Pick({"", "bad id", "x/y", "\xff\xfe", "caf\xc3\xa9"});
-    return Pick(ids_);
-  }
-  std::string PickAbsentId() {
-    const size_t start = rng_() % ids_.size();
-    for (size_t i = 0; i < ids_.size(); ++i) {
-      const std::string& id = ids_[(start + i) % ids_.size()];
-      if (!model_->GetStream(id).ok()) return id;
-    }
-    return PickId();
-  }
-  uint64_t Head(const std::string& id) {
-    auto info = model_->GetStream(id);
-    return info.ok() ? info->version : 0;
-  }
-  uint64_t Epoch(const std::string& id) {
-    auto it = epochs_.find(id);
-    return it == epochs_.end() ? 1 : it->second;
-  }
-  uint64_t PickVersion(const std::string& id) {
-    const uint64_t head = Head(id);
-    switch (rng_() % 5) {
-      case 0:
-      case 1:
-        return 0;
-      case 2:
-        return head;
-      case 3:
-        return head > 1 ? 1 + rng_() % head : 1;
-      default:
-        return head + rng_() % 3;
-    }
-  }
-  std::string Payload() {
-    // Now and then several chunks (a chunk is 1 MiB), sometimes exactly a
-    // whole number of them.
-    if (Chance(25)) {
-      ++big_payloads_;
-      const size_t size =
-          Chance(3) ? 2 * wire::kMaxChunkBytes : wire::kMaxChunkBytes + 1 + rng_() % (2 << 20);
-      return RandomBytes(rng_, size);
-    }
-    if (Chance(3)) return RandomBytes(rng_, 1 + rng_() % 500);
-    return Pick(payloads_);  // repeats: deduplicated checkpoints
-  }
-  absl::Duration Ttl() {
-    if (Chance(15)) {
-      return Pick({absl::ZeroDuration(), absl::Hours(25), absl::Seconds(-3),
-                   absl::InfiniteDuration(), absl::Hours(24) + absl::Nanoseconds(1) / 4});
-    }
-    return absl::Milliseconds(1 + rng_() % 60000) + absl::Nanoseconds(rng_() % 1000);
-  }
-
-  std::mt19937_64 rng_;
-  FakeClock* const clock_;
-  StateStore* const remote_;
-  std::unique_ptr<StateStore> model_;
-  std::vector<std::string> ids_, tenants_, owners_, payloads_;
-  std::map<std::string, uint64_t> epochs_;
-  std::vector<absl::Time> expiries_;
-  std::deque<std::string> tokens_;
-  std::deque<std::string> history_;
-  std::map<std::string, std::map<std::string, int>> tally_;
-  int big_payloads_ = 0;
-};
+// model called directly (store_differential.h).
 
 TEST_P(RemoteStoreTest, AgreesWithTheInMemoryModel) {
   const int ops = EnvInt("GANDER_REMOTE_DIFF_OPS", 2000);
-  Differential run(GetParam() == Backend::kMemory ? 11 : 12, remote_.get(), &clock_);
+  DifferentialOptions options;
+  options.subject_name = "remote";
+  options.retained_versions = kRetainedVersions;
+  // Now and then several chunks (a chunk is 1 MiB), sometimes exactly a
+  // whole number of them.
+  options.large_payload_one_in = 25;
+  options.large_payload_size = [](Rng& rng) -> size_t {
+    if (rng() % 3 == 0) return 2 * wire::kMaxChunkBytes;
+    return wire::kMaxChunkBytes + 1 + rng() % (2 << 20);
+  };
+  StoreDifferential run(GetParam() == Backend::kMemory ? 11 : 12, remote_.get(), &clock_, options);
   for (int i = 0; i < ops; ++i) {
     if (!run.Step(i)) return;
     if (i % 300 == 299 && !run.CompareAll()) return;
   }
   EXPECT_TRUE(run.CompareAll());
+  std::cout << run.Summary() << std::endl;
   // The sequence exercised the interesting paths, successes included.
   for (const char* op : {"CreateStream", "CreateStreamWithCheckpoint", "Commit", "GetCheckpoint",
                          "ListVersions", "Fork", "DeleteStream", "ListStreams", "AcquireLease",
@@ -444,7 +131,7 @@ TEST_P(RemoteStoreTest, AgreesWithTheInMemoryModel) {
   EXPECT_GT(run.Count("Fork", "ALREADY_EXISTS"), 0);
   EXPECT_GT(run.Count("DeleteIdleStreams", "deleted some"), 0);
   EXPECT_GT(run.Count("ListStreams", "continued"), 0);
-  EXPECT_GT(run.big_payloads(), 5);
+  EXPECT_GT(run.large_payloads(), 5);
 }
 
 // ---------------------------------------------------------------------------

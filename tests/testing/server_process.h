@@ -60,6 +60,9 @@ class ServerProcess {
   absl::StatusOr<int> Wait(absl::Duration timeout = absl::Seconds(30));
   bool running() const { return running_; }
   pid_t pid() const { return pid_; }
+  // The --ready-file given to the process (TEST_TMPDIR/NAME.ready), e.g. to
+  // check that a clean stop removes it.
+  const std::string& ready_file() const { return ready_file_; }
   // Resident memory of the process (VmRSS), in bytes; -1 if unknown.
   long long ResidentBytes() const;
   std::string Log() const;
