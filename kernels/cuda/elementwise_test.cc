@@ -16,7 +16,7 @@ class ElementwiseTest : public ::testing::Test {
     int count = 0;
     cudaError_t err = DeviceCount(&count);
     if (err != cudaSuccess || count == 0) {
-      GTEST_SKIP() << "no usable CUDA device: " << cudaGetErrorString(err);
+      GTEST_SKIP() << "skipped: no CUDA device (" << cudaGetErrorName(err) << ")";
     }
   }
 };
