@@ -164,6 +164,10 @@ class CudaExecutor final : public DeviceExecutor {
   // `logit_rows` logits rows, reading the index arrays from the device
   // buffers: the sequence a CUDA graph captures.
   absl::Status EnqueueForward(int rows, int segments, int logit_rows);
+  // Captures the decode step of `batch` streams (EnqueueForward(batch,
+  // batch, batch)) as a graph; *captured is false when capture failed (the
+  // size then stays eager). Errors: destroying graphs failed.
+  absl::Status CaptureDecodeGraph(int batch, bool* captured);
   float* slot(int s) const { return slots_ + static_cast<size_t>(s) * config_.StateFloats(); }
 
   ModelConfig config_;
@@ -529,6 +533,40 @@ absl::Status CudaExecutor::EnqueueForward(int rows, int segments, int logit_rows
   return absl::OkStatus();
 }
 
+absl::Status CudaExecutor::CaptureDecodeGraph(int batch, bool* captured) {
+  *captured = false;
+  cudaGraph_t graph = nullptr;
+  GANDER_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  const absl::Status enqueued = EnqueueForward(batch, batch, batch);
+  // The capture always ends, whatever happened inside it.
+  const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+  cudaGraphExec_t exec = nullptr;
+  cudaError_t instantiated = cudaErrorStreamCaptureInvalidated;
+  if (enqueued.ok() && ended == cudaSuccess) {
+    instantiated = cudaGraphInstantiate(&exec, graph, 0);
+  }
+  if (graph != nullptr) GANDER_CUDA_RETURN_IF_ERROR(cudaGraphDestroy(graph));
+  if (enqueued.ok() && ended == cudaSuccess && instantiated == cudaSuccess) {
+    graph_execs_[batch] = exec;
+    graphs_.Captured(batch);
+    *captured = true;
+  } else {
+    // Capture is an optimisation: this batch size runs eagerly from now on.
+    // The capture's error is dropped here on purpose; if the kernels
+    // themselves fail, the eager run that follows reports it.
+    (void)cudaGetLastError();
+    graphs_.CaptureFailed(batch);
+  }
+  for (int evicted : graphs_.TakeEvicted()) {
+    auto it = graph_execs_.find(evicted);
+    if (it == graph_execs_.end()) continue;
+    const cudaGraphExec_t old = it->second;
+    graph_execs_.erase(it);
+    GANDER_CUDA_RETURN_IF_ERROR(cudaGraphExecDestroy(old));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CudaExecutor::Forward(const Pass& pass, absl::Span<float> logits) {
   const int rows = pass.rows(), segments = pass.segments();
   const int logit_rows = static_cast<int>(pass.logit_row.size());
@@ -570,35 +608,9 @@ absl::Status CudaExecutor::Forward(const Pass& pass, absl::Span<float> logits) {
 
   GraphCache::Action action = pass.decode_only() ? graphs_.Plan(rows) : GraphCache::Action::kEager;
   if (action == GraphCache::Action::kCapture) {
-    cudaGraph_t graph = nullptr;
-    GANDER_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const absl::Status enqueued = EnqueueForward(rows, segments, logit_rows);
-    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
-    cudaGraphExec_t exec = nullptr;
-    cudaError_t instantiated = cudaErrorUnknown;
-    if (enqueued.ok() && ended == cudaSuccess) {
-      instantiated = cudaGraphInstantiate(&exec, graph, 0);
-    }
-    if (graph != nullptr) cudaGraphDestroy(graph);
-    if (enqueued.ok() && ended == cudaSuccess && instantiated == cudaSuccess) {
-      graph_execs_[rows] = exec;
-      graphs_.Captured(rows);
-      action = GraphCache::Action::kReplay;
-    } else {
-      // Capture is an optimisation: fall back to eager launches for this
-      // size from now on. A failure of the kernels themselves shows again
-      // in the eager run.
-      cudaGetLastError();
-      graphs_.CaptureFailed(rows);
-      action = GraphCache::Action::kEager;
-    }
-    for (int evicted : graphs_.TakeEvicted()) {
-      auto it = graph_execs_.find(evicted);
-      if (it != graph_execs_.end()) {
-        cudaGraphExecDestroy(it->second);
-        graph_execs_.erase(it);
-      }
-    }
+    bool captured = false;
+    GANDER_RETURN_IF_NOT_OK(CaptureDecodeGraph(rows, &captured));
+    action = captured ? GraphCache::Action::kReplay : GraphCache::Action::kEager;
   }
   if (action == GraphCache::Action::kReplay) {
     GANDER_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(graph_execs_.at(rows), stream_));
