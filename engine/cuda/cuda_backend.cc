@@ -17,6 +17,7 @@
 #include "engine/cuda/cuda_status.h"
 #include "engine/device/device_backend.h"
 #include "engine/device/device_executor.h"
+#include "engine/device/forward_program.h"
 #include "engine/device/graph_cache.h"
 #include "engine/weights/bf16.h"
 #include "kernels/cuda/elementwise.h"
@@ -29,11 +30,9 @@ namespace {
 
 namespace k = ::gander::kernels::cuda;
 using device::DeviceExecutor;
+using device::DeviceMatrix;
 using device::GraphCache;
 using device::Pass;
-
-constexpr float kLayerNormEps = 1e-5f;
-constexpr float kGroupNormEps = 64e-5f;
 
 // Returns the Status of a failed expression producing an absl::Status.
 #define GANDER_RETURN_IF_NOT_OK(expr)                                 \
@@ -106,18 +105,115 @@ class DeviceArena {
   std::vector<void*> blocks_;
 };
 
-// A weight matrix on the device: [rows, cols] of the executor's type.
-struct DeviceMatrix {
-  int rows = 0;
-  int cols = 0;
-  const void* data = nullptr;
-};
+// The forward program's operations (engine/device/forward_program.h) as
+// kernels/cuda launches and cuBLAS products on one stream.
+class CudaForwardOps final : public device::ForwardOps {
+ public:
+  void Bind(cudaStream_t stream, cublasHandle_t cublas, k::DataType type, uint16_t* x16) {
+    stream_ = stream;
+    cublas_ = cublas;
+    type_ = type;
+    x16_ = x16;
+  }
 
-struct DeviceLayer {
-  const float *ln1_weight, *ln1_bias, *ln2_weight, *ln2_bias;
-  const float *x_r, *x_w, *x_k, *x_v, *x_a, *x_g;
-  const float *w0, *a0, *v0, *k_k, *k_a, *r_k, *ln_x_weight, *ln_x_bias, *ffn_x_k;
-  DeviceMatrix w1, w2, a1, a2, v1, v2, g1, g2, receptance, key, value, output, ffn_key, ffn_value;
+  absl::Status Embed(const DeviceMatrix& emb, device::DeviceType, const int* tokens, int rows,
+                     float* x) override {
+    GANDER_CUDA_RETURN_IF_ERROR(
+        k::Embed(emb.data, type_, emb.rows, emb.cols, tokens, rows, x, stream_));
+    return absl::OkStatus();
+  }
+  absl::Status LayerNorm(const float* x, const int* src_rows, int rows, int c, const float* weight,
+                         const float* bias, float eps, float* y) override {
+    GANDER_CUDA_RETURN_IF_ERROR(k::LayerNorm(x, src_rows, rows, c, weight, bias, eps, y, stream_));
+    return absl::OkStatus();
+  }
+  absl::Status TokenShiftMix(const float* xa, const int* prev_row, const int* row_slot,
+                             const float* slots, int64_t slot_stride, int64_t shift_offset,
+                             int rows, int c, int count, const float* const* mix,
+                             float* const* out) override {
+    if (count < 1 || count > 6) return absl::InvalidArgumentError("1 to 6 mixes");
+    k::MixArgs mixes;
+    mixes.count = count;
+    for (int m = 0; m < count; ++m) {
+      mixes.mix[m] = mix[m];
+      mixes.out[m] = out[m];
+    }
+    GANDER_CUDA_RETURN_IF_ERROR(k::TokenShiftMix(xa, prev_row, row_slot, slots, slot_stride,
+                                                 shift_offset, rows, c, mixes, stream_));
+    return absl::OkStatus();
+  }
+  absl::Status StoreShift(const float* xa, const int* seg_last_row, const int* seg_slot,
+                          int segments, int c, float* slots, int64_t slot_stride,
+                          int64_t shift_offset) override {
+    GANDER_CUDA_RETURN_IF_ERROR(k::StoreShift(xa, seg_last_row, seg_slot, segments, c, slots,
+                                              slot_stride, shift_offset, stream_));
+    return absl::OkStatus();
+  }
+  absl::Status Activate(Activation act, float* x, int64_t n) override {
+    const k::Activation kind = act == Activation::kTanh      ? k::Activation::kTanh
+                               : act == Activation::kSigmoid ? k::Activation::kSigmoid
+                                                             : k::Activation::kSquaredRelu;
+    GANDER_CUDA_RETURN_IF_ERROR(k::Activate(kind, x, n, stream_));
+    return absl::OkStatus();
+  }
+  absl::Status TimeMixPrep(const TimeMixPrepArgs& a) override {
+    k::TimeMixPrepArgs args;
+    args.rows = a.rows;
+    args.heads = a.heads;
+    args.n = a.n;
+    args.first_layer = a.first_layer;
+    args.w = a.w;
+    args.a = a.a;
+    args.k = a.k;
+    args.kk = a.kk;
+    args.v = a.v;
+    args.v_first = a.v_first;
+    args.v_residual = a.v_residual;
+    args.w0 = a.w0;
+    args.a0 = a.a0;
+    args.k_k = a.k_k;
+    args.k_a = a.k_a;
+    args.v0 = a.v0;
+    GANDER_CUDA_RETURN_IF_ERROR(k::TimeMixPrep(args, stream_));
+    return absl::OkStatus();
+  }
+  absl::Status Wkv7(int segments, const int* seg_start, const int* seg_len, const int* seg_slot,
+                    float* slots, int64_t slot_stride, int64_t wkv_offset, int heads, int n,
+                    const float* r, const float* w, const float* k, const float* v, const float* kk,
+                    const float* a, float* y) override {
+    GANDER_CUDA_RETURN_IF_ERROR(k::Wkv7(segments, seg_start, seg_len, seg_slot, slots, slot_stride,
+                                        wkv_offset, heads, n, r, w, k, v, kk, a, y, stream_));
+    return absl::OkStatus();
+  }
+  absl::Status GroupNormBonusGate(float* y, const float* r, const float* k, const float* v,
+                                  const float* g, const float* r_k, const float* ln_weight,
+                                  const float* ln_bias, float eps, int rows, int heads,
+                                  int n) override {
+    GANDER_CUDA_RETURN_IF_ERROR(k::GroupNormBonusGate(y, r, k, v, g, r_k, ln_weight, ln_bias, eps,
+                                                      rows, heads, n, stream_));
+    return absl::OkStatus();
+  }
+  absl::Status AddInPlace(const float* x, float* y, int64_t n) override {
+    GANDER_CUDA_RETURN_IF_ERROR(k::AddScaled(1.0f, x, y, n, stream_));
+    return absl::OkStatus();
+  }
+  // Converts x to the weights' type when they are 16-bit, then cuBLAS.
+  absl::Status Project(const DeviceMatrix& m, const float* x, int t, float* y) override {
+    const void* input = x;
+    if (type_ != k::DataType::kF32) {
+      GANDER_CUDA_RETURN_IF_ERROR(
+          k::ConvertFloats(x, type_, x16_, static_cast<int64_t>(t) * m.cols, stream_));
+      input = x16_;
+    }
+    GANDER_CUBLAS_RETURN_IF_ERROR(k::Gemm(cublas_, type_, m.data, m.rows, m.cols, input, t, y));
+    return absl::OkStatus();
+  }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  k::DataType type_ = k::DataType::kF32;
+  uint16_t* x16_ = nullptr;  // [max_rows, max(C, F)]: GEMM inputs in 16 bits
 };
 
 class CudaExecutor final : public DeviceExecutor {
@@ -158,12 +254,14 @@ class CudaExecutor final : public DeviceExecutor {
 
  private:
   absl::Status UploadMatrix(const Matrix& m, DeviceMatrix* out);
-  // y [t, m.rows] = x [t, m.cols] · m^T, converting x to the weights' type.
-  absl::Status Project(const DeviceMatrix& m, const float* x, int t, float* y);
   // Every kernel of one pass of `rows` rows, `segments` segments and
-  // `logit_rows` logits rows, reading the index arrays from the device
-  // buffers: the sequence a CUDA graph captures.
-  absl::Status EnqueueForward(int rows, int segments, int logit_rows);
+  // `logit_rows` logits rows (engine/device/forward_program.h), reading the
+  // index arrays from the device buffers: the sequence a CUDA graph
+  // captures.
+  absl::Status EnqueueForward(int rows, int segments, int logit_rows) {
+    return device::EnqueueForward(ops_, config_, weights_, buffers_, arrays_, slots_, rows,
+                                  segments, logit_rows);
+  }
   // Captures the decode step of `batch` streams (EnqueueForward(batch,
   // batch, batch)) as a graph; *captured is false when capture failed (the
   // size then stays eager). Errors: destroying graphs failed.
@@ -180,18 +278,14 @@ class CudaExecutor final : public DeviceExecutor {
   cudaEvent_t staging_free_[2] = {nullptr, nullptr};
   cublasHandle_t cublas_ = nullptr;
 
-  // Weights.
-  DeviceMatrix emb_, head_;
-  const float *ln0_weight_, *ln0_bias_, *ln_out_weight_, *ln_out_bias_;
-  std::vector<DeviceLayer> layers_;
+  // Weights, activation buffers and the pass's index arrays on the device.
+  device::DeviceWeights weights_;
+  device::DeviceBuffers buffers_;
+  device::DevicePassArrays arrays_;
+  CudaForwardOps ops_;
 
   // States: [slots, StateFloats].
   float* slots_ = nullptr;
-
-  // Activations [max_rows, width] float32, and x converted for the GEMMs.
-  float *x_, *xa_, *xr_, *xw_, *xk_, *xv_, *xa2_, *xg_;
-  float *r_, *k_, *v_, *w_, *a_, *g_, *kk_, *v_first_, *y_, *tmp_;
-  float *lw_, *la_, *lv_, *lg_, *hidden_, *head_in_, *logits_;
   uint16_t* x16_ = nullptr;
 
   // Index arrays of a pass, packed [kPlanArrays][max_rows] int32, in pinned
@@ -199,14 +293,6 @@ class CudaExecutor final : public DeviceExecutor {
   static constexpr int kPlanArrays = 8;
   int* plan_host_ = nullptr;
   int* plan_device_ = nullptr;
-  int* tokens_d_ = nullptr;
-  int* row_slot_d_ = nullptr;
-  int* prev_row_d_ = nullptr;
-  int* seg_start_d_ = nullptr;
-  int* seg_len_d_ = nullptr;
-  int* seg_slot_d_ = nullptr;
-  int* seg_last_row_d_ = nullptr;
-  int* logit_row_d_ = nullptr;
 
   // Two pinned staging buffers of one state each: the host copy of one
   // state overlaps the DMA of the next.
@@ -276,16 +362,20 @@ absl::Status CudaExecutor::Init(const ModelWeights& weights) {
       cublas_, type_ == k::DataType::kF32 ? CUBLAS_PEDANTIC_MATH : CUBLAS_DEFAULT_MATH));
 
   // Weights.
-  GANDER_RETURN_IF_NOT_OK(UploadMatrix(weights.emb, &emb_));
-  GANDER_RETURN_IF_NOT_OK(UploadMatrix(weights.head, &head_));
-  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln0_weight, &ln0_weight_));
-  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln0_bias, &ln0_bias_));
-  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln_out_weight, &ln_out_weight_));
-  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln_out_bias, &ln_out_bias_));
-  layers_.resize(weights.layers.size());
+  weights_.type = type_ == k::DataType::kF16    ? device::DeviceType::kF16
+                  : type_ == k::DataType::kBF16 ? device::DeviceType::kBF16
+                                                : device::DeviceType::kF32;
+  GANDER_RETURN_IF_NOT_OK(UploadMatrix(weights.emb, &weights_.emb));
+  GANDER_RETURN_IF_NOT_OK(UploadMatrix(weights.head, &weights_.head));
+  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln0_weight, &weights_.ln0_weight));
+  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln0_bias, &weights_.ln0_bias));
+  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln_out_weight, &weights_.ln_out_weight));
+  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln_out_bias, &weights_.ln_out_bias));
+  std::vector<device::DeviceLayer>& layers = weights_.layers;
+  layers.resize(weights.layers.size());
   for (size_t l = 0; l < weights.layers.size(); ++l) {
     const LayerWeights& src = weights.layers[l];
-    DeviceLayer& dst = layers_[l];
+    device::DeviceLayer& dst = layers[l];
     const std::pair<const std::vector<float>*, const float**> vectors[] = {
         {&src.ln1_weight, &dst.ln1_weight},
         {&src.ln1_bias, &dst.ln1_bias},
@@ -339,16 +429,17 @@ absl::Status CudaExecutor::Init(const ModelWeights& weights) {
   // Activations.
   const size_t rows = options_.max_rows;
   const size_t C = config_.embd;
-  for (float** buf : {&x_, &xa_, &xr_, &xw_, &xk_, &xv_, &xa2_, &xg_, &r_, &k_, &v_, &w_, &a_, &g_,
-                      &kk_, &v_first_, &y_, &tmp_, &head_in_}) {
+  device::DeviceBuffers& b = buffers_;
+  for (float** buf : {&b.x, &b.xa, &b.xr, &b.xw, &b.xk, &b.xv, &b.xa2, &b.xg, &b.r, &b.k, &b.v,
+                      &b.w, &b.a, &b.g, &b.kk, &b.v_first, &b.y, &b.tmp, &b.head_in}) {
     GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * C, buf));
   }
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_w, &lw_));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_a, &la_));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * std::max(config_.lora_v, 1), &lv_));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_g, &lg_));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.ffn, &hidden_));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.vocab, &logits_));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_w, &b.lw));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_a, &b.la));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * std::max(config_.lora_v, 1), &b.lv));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_g, &b.lg));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.ffn, &b.hidden));
+  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.vocab, &b.logits));
   const size_t widest = std::max<size_t>({C, static_cast<size_t>(config_.ffn)});
   GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * widest, &x16_));
 
@@ -356,14 +447,15 @@ absl::Status CudaExecutor::Init(const ModelWeights& weights) {
   GANDER_CUDA_RETURN_IF_ERROR(
       cudaMallocHost(reinterpret_cast<void**>(&plan_host_), kPlanArrays * rows * sizeof(int)));
   GANDER_RETURN_IF_NOT_OK(arena_.Alloc(kPlanArrays * rows, &plan_device_));
-  tokens_d_ = plan_device_;
-  row_slot_d_ = plan_device_ + rows;
-  prev_row_d_ = plan_device_ + 2 * rows;
-  seg_start_d_ = plan_device_ + 3 * rows;
-  seg_len_d_ = plan_device_ + 4 * rows;
-  seg_slot_d_ = plan_device_ + 5 * rows;
-  seg_last_row_d_ = plan_device_ + 6 * rows;
-  logit_row_d_ = plan_device_ + 7 * rows;
+  arrays_.tokens = plan_device_;
+  arrays_.row_slot = plan_device_ + rows;
+  arrays_.prev_row = plan_device_ + 2 * rows;
+  arrays_.seg_start = plan_device_ + 3 * rows;
+  arrays_.seg_len = plan_device_ + 4 * rows;
+  arrays_.seg_slot = plan_device_ + 5 * rows;
+  arrays_.seg_last_row = plan_device_ + 6 * rows;
+  arrays_.logit_row = plan_device_ + 7 * rows;
+  ops_.Bind(stream_, cublas_, type_, x16_);
 
   for (float*& buf : staging_) {
     GANDER_CUDA_RETURN_IF_ERROR(
@@ -419,117 +511,6 @@ absl::Status CudaExecutor::Store(absl::Span<const SlotCopy> copies) {
       std::memcpy(copies[i - 1].host, staging_[prev], bytes);
     }
   }
-  return absl::OkStatus();
-}
-
-absl::Status CudaExecutor::Project(const DeviceMatrix& m, const float* x, int t, float* y) {
-  const void* input = x;
-  if (type_ != k::DataType::kF32) {
-    GANDER_CUDA_RETURN_IF_ERROR(
-        k::ConvertFloats(x, type_, x16_, static_cast<int64_t>(t) * m.cols, stream_));
-    input = x16_;
-  }
-  GANDER_CUBLAS_RETURN_IF_ERROR(k::Gemm(cublas_, type_, m.data, m.rows, m.cols, input, t, y));
-  return absl::OkStatus();
-}
-
-absl::Status CudaExecutor::EnqueueForward(int rows, int segments, int logit_rows) {
-  const int C = config_.embd, H = config_.heads, N = config_.head_size, F = config_.ffn;
-  const int64_t stride = static_cast<int64_t>(config_.StateFloats());
-  const int64_t layer_floats = static_cast<int64_t>(config_.LayerStateFloats());
-  const int64_t rc = static_cast<int64_t>(rows) * C;
-
-  GANDER_CUDA_RETURN_IF_ERROR(
-      k::Embed(emb_.data, type_, config_.vocab, C, tokens_d_, rows, x_, stream_));
-  GANDER_CUDA_RETURN_IF_ERROR(
-      k::LayerNorm(x_, nullptr, rows, C, ln0_weight_, ln0_bias_, kLayerNormEps, x_, stream_));
-
-  for (int l = 0; l < config_.layers; ++l) {
-    const DeviceLayer& L = layers_[l];
-    const int64_t att_shift = l * layer_floats;
-    const int64_t wkv = att_shift + C;
-    const int64_t ffn_shift = wkv + static_cast<int64_t>(H) * N * N;
-
-    // ---- Time mixing ----
-    GANDER_CUDA_RETURN_IF_ERROR(
-        k::LayerNorm(x_, nullptr, rows, C, L.ln1_weight, L.ln1_bias, kLayerNormEps, xa_, stream_));
-    k::MixArgs mixes;
-    mixes.count = 6;
-    const float* coefs[6] = {L.x_r, L.x_w, L.x_k, L.x_v, L.x_a, L.x_g};
-    float* outs[6] = {xr_, xw_, xk_, xv_, xa2_, xg_};
-    for (int m = 0; m < 6; ++m) {
-      mixes.mix[m] = coefs[m];
-      mixes.out[m] = outs[m];
-    }
-    GANDER_CUDA_RETURN_IF_ERROR(k::TokenShiftMix(xa_, prev_row_d_, row_slot_d_, slots_, stride,
-                                                 att_shift, rows, C, mixes, stream_));
-    GANDER_CUDA_RETURN_IF_ERROR(k::StoreShift(xa_, seg_last_row_d_, seg_slot_d_, segments, C,
-                                              slots_, stride, att_shift, stream_));
-
-    GANDER_RETURN_IF_NOT_OK(Project(L.receptance, xr_, rows, r_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.key, xk_, rows, k_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.value, xv_, rows, v_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.w1, xw_, rows, lw_));
-    GANDER_CUDA_RETURN_IF_ERROR(k::Activate(k::Activation::kTanh, lw_,
-                                            static_cast<int64_t>(rows) * config_.lora_w, stream_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.w2, lw_, rows, w_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.a1, xa2_, rows, la_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.a2, la_, rows, a_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.g1, xg_, rows, lg_));
-    GANDER_CUDA_RETURN_IF_ERROR(k::Activate(k::Activation::kSigmoid, lg_,
-                                            static_cast<int64_t>(rows) * config_.lora_g, stream_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.g2, lg_, rows, g_));
-    if (l > 0) {
-      GANDER_RETURN_IF_NOT_OK(Project(L.v1, xv_, rows, lv_));
-      GANDER_RETURN_IF_NOT_OK(Project(L.v2, lv_, rows, tmp_));
-    }
-    k::TimeMixPrepArgs prep;
-    prep.rows = rows;
-    prep.heads = H;
-    prep.n = N;
-    prep.first_layer = l == 0;
-    prep.w = w_;
-    prep.a = a_;
-    prep.k = k_;
-    prep.kk = kk_;
-    prep.v = v_;
-    prep.v_first = v_first_;
-    prep.v_residual = l > 0 ? tmp_ : nullptr;
-    prep.w0 = L.w0;
-    prep.a0 = L.a0;
-    prep.k_k = L.k_k;
-    prep.k_a = L.k_a;
-    prep.v0 = l > 0 ? L.v0 : nullptr;
-    GANDER_CUDA_RETURN_IF_ERROR(k::TimeMixPrep(prep, stream_));
-    GANDER_CUDA_RETURN_IF_ERROR(k::Wkv7(segments, seg_start_d_, seg_len_d_, seg_slot_d_, slots_,
-                                        stride, wkv, H, N, r_, w_, k_, v_, kk_, a_, y_, stream_));
-    GANDER_CUDA_RETURN_IF_ERROR(k::GroupNormBonusGate(
-        y_, r_, k_, v_, g_, L.r_k, L.ln_x_weight, L.ln_x_bias, kGroupNormEps, rows, H, N, stream_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.output, y_, rows, tmp_));
-    GANDER_CUDA_RETURN_IF_ERROR(k::AddScaled(1.0f, tmp_, x_, rc, stream_));
-
-    // ---- Channel mixing ----
-    GANDER_CUDA_RETURN_IF_ERROR(
-        k::LayerNorm(x_, nullptr, rows, C, L.ln2_weight, L.ln2_bias, kLayerNormEps, xa_, stream_));
-    k::MixArgs ffn_mix;
-    ffn_mix.count = 1;
-    ffn_mix.mix[0] = L.ffn_x_k;
-    ffn_mix.out[0] = xk_;
-    GANDER_CUDA_RETURN_IF_ERROR(k::TokenShiftMix(xa_, prev_row_d_, row_slot_d_, slots_, stride,
-                                                 ffn_shift, rows, C, ffn_mix, stream_));
-    GANDER_CUDA_RETURN_IF_ERROR(k::StoreShift(xa_, seg_last_row_d_, seg_slot_d_, segments, C,
-                                              slots_, stride, ffn_shift, stream_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.ffn_key, xk_, rows, hidden_));
-    GANDER_CUDA_RETURN_IF_ERROR(
-        k::Activate(k::Activation::kSquaredRelu, hidden_, static_cast<int64_t>(rows) * F, stream_));
-    GANDER_RETURN_IF_NOT_OK(Project(L.ffn_value, hidden_, rows, tmp_));
-    GANDER_CUDA_RETURN_IF_ERROR(k::AddScaled(1.0f, tmp_, x_, rc, stream_));
-  }
-
-  // Head, for the rows whose logits are wanted.
-  GANDER_CUDA_RETURN_IF_ERROR(k::LayerNorm(x_, logit_row_d_, logit_rows, C, ln_out_weight_,
-                                           ln_out_bias_, kLayerNormEps, head_in_, stream_));
-  GANDER_RETURN_IF_NOT_OK(Project(head_, head_in_, logit_rows, logits_));
   return absl::OkStatus();
 }
 
@@ -619,8 +600,8 @@ absl::Status CudaExecutor::Forward(const Pass& pass, absl::Span<float> logits) {
   }
 
   if (logit_rows > 0) {
-    GANDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data() + pass.logit_dest[0] * vocab, logits_,
-                                                logit_rows * vocab * sizeof(float),
+    GANDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data() + pass.logit_dest[0] * vocab,
+                                                buffers_.logits, logit_rows * vocab * sizeof(float),
                                                 cudaMemcpyDeviceToHost, stream_));
   }
   GANDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
