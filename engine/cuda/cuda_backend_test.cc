@@ -7,7 +7,6 @@
 #include "engine/cuda/cuda_backend.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -15,8 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/model.h"
+#include "engine/testing/random_weights.h"
 #include "engine/testing/relative_error.h"
-#include "engine/weights/random_model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -27,14 +26,9 @@ using ::gander::engine::testing::MaxErrorOverStd;
 using ::testing::HasSubstr;
 
 ModelWeights RandomWeights(const RandomModelSpec& spec, const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string path = absl::StrCat(tmp ? tmp : "/tmp", "/", name, ".safetensors");
-  EXPECT_TRUE(WriteRandomModel(spec, path, TensorFormat::kSafetensors, FileDtype::kF32).ok());
-  LoadOptions options;
-  options.type = WeightType::kF32;
-  absl::StatusOr<ModelWeights> weights = LoadModelWeights(path, options);
+  absl::StatusOr<ModelWeights> weights = testing::RandomFp32Weights(spec, name);
   EXPECT_TRUE(weights.ok()) << weights.status();
-  return *std::move(weights);
+  return weights.ok() ? *std::move(weights) : ModelWeights();
 }
 
 RandomModelSpec SmallSpec() {

@@ -4,17 +4,15 @@
 // give bitwise the Model's logits and states.
 #include "engine/device/device_backend.h"
 
-#include <cstdlib>
 #include <memory>
 #include <random>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "engine/device/host_executor.h"
 #include "engine/model.h"
 #include "engine/scheduler/scheduler.h"
-#include "engine/weights/random_model.h"
+#include "engine/testing/random_weights.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -26,18 +24,15 @@ constexpr int kVocab = 96;
 class DeviceBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    const std::string path = absl::StrCat(tmp ? tmp : "/tmp", "/device_backend_model.safetensors");
     RandomModelSpec spec;
     spec.layers = 2;
     spec.embd = 64;
     spec.head_size = 32;
     spec.vocab = kVocab;
     spec.seed = 7;
-    ASSERT_TRUE(WriteRandomModel(spec, path, TensorFormat::kSafetensors, FileDtype::kF32).ok());
-    LoadOptions options;
-    options.type = WeightType::kF32;
-    auto model = Model::Load(path, options, /*threads=*/1);
+    absl::StatusOr<ModelWeights> weights = testing::RandomFp32Weights(spec, "device_backend");
+    ASSERT_TRUE(weights.ok()) << weights.status();
+    auto model = Model::Create(*std::move(weights), /*threads=*/1);
     ASSERT_TRUE(model.ok()) << model.status();
     model_ = model->release();
   }

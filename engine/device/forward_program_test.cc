@@ -3,7 +3,6 @@
 // mixed prefill/decode batches over several passes, with slot eviction.
 // Agreement is to float32 rounding (not bitwise: the loops sum in other
 // orders than the Model's kernels).
-#include <cstdlib>
 #include <memory>
 #include <random>
 #include <vector>
@@ -12,8 +11,8 @@
 #include "engine/device/device_backend.h"
 #include "engine/device/host_forward_ops.h"
 #include "engine/model.h"
+#include "engine/testing/random_weights.h"
 #include "engine/testing/relative_error.h"
-#include "engine/weights/random_model.h"
 #include "gtest/gtest.h"
 
 namespace gander::engine::device {
@@ -24,21 +23,16 @@ using ::gander::engine::testing::MaxErrorOverStd;
 constexpr double kTolerance = 1e-5;
 
 ModelWeights Weights(int layers, int embd, int vocab, uint64_t seed) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string path =
-      absl::StrCat(tmp ? tmp : "/tmp", "/forward_program_", seed, ".safetensors");
   RandomModelSpec spec;
   spec.layers = layers;
   spec.embd = embd;
   spec.head_size = 32;
   spec.vocab = vocab;
   spec.seed = seed;
-  EXPECT_TRUE(WriteRandomModel(spec, path, TensorFormat::kSafetensors, FileDtype::kF32).ok());
-  LoadOptions options;
-  options.type = WeightType::kF32;
-  absl::StatusOr<ModelWeights> weights = LoadModelWeights(path, options);
+  absl::StatusOr<ModelWeights> weights =
+      testing::RandomFp32Weights(spec, absl::StrCat("forward_program_", seed));
   EXPECT_TRUE(weights.ok()) << weights.status();
-  return *std::move(weights);
+  return weights.ok() ? *std::move(weights) : ModelWeights();
 }
 
 TEST(ForwardProgramTest, MatchesTheCpuModelOverMixedBatches) {

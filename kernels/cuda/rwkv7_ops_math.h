@@ -20,18 +20,12 @@
 #ifndef GANDER_KERNELS_CUDA_RWKV7_OPS_MATH_H_
 #define GANDER_KERNELS_CUDA_RWKV7_OPS_MATH_H_
 
-#ifndef GANDER_HD
-#ifdef __CUDACC__
-#define GANDER_HD __host__ __device__
-#else
-#define GANDER_HD
-#endif
-#endif
-
 #include <math.h>
 
 #include <cstdint>
 #include <cstring>
+
+#include "kernels/cuda/host_device.h"
 
 namespace gander::kernels::cuda::rwkv7_math {
 

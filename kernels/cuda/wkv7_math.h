@@ -20,13 +20,7 @@
 #ifndef GANDER_KERNELS_CUDA_WKV7_MATH_H_
 #define GANDER_KERNELS_CUDA_WKV7_MATH_H_
 
-#ifndef GANDER_HD
-#ifdef __CUDACC__
-#define GANDER_HD __host__ __device__
-#else
-#define GANDER_HD
-#endif
-#endif
+#include "kernels/cuda/host_device.h"
 
 // Full unrolling lets the device compiler keep a row in registers; host
 // compilers do not need (or know) the pragma.
