@@ -5,6 +5,25 @@
 
 namespace gander::engine {
 
+absl::Status CheckTokenId(const ModelConfig& config, int token) {
+  if (token < 0 || token >= config.vocab) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token id ", token, " is outside the vocabulary [0, ", config.vocab, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckStateShape(const ModelConfig& config, const RecurrentState* state) {
+  if (state == nullptr) return absl::InvalidArgumentError("state is null");
+  if (state->floats().size() != config.StateFloats() ||
+      state->layer_floats() != config.LayerStateFloats()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state has ", state->floats().size(), " floats; this model's state has ",
+                     config.StateFloats(), " (a state of another model?)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckRunArguments(const ModelConfig& config,
                                absl::Span<const Backend::Segment> segments,
                                absl::Span<const float> logits) {
@@ -16,17 +35,10 @@ absl::Status CheckRunArguments(const ModelConfig& config,
       return absl::InvalidArgumentError(absl::StrCat("segment ", s, " has no tokens"));
     }
     for (int token : segment.tokens) {
-      if (token < 0 || token >= config.vocab) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("token id ", token, " is outside the vocabulary [0, ", config.vocab, ")"));
-      }
+      if (absl::Status status = CheckTokenId(config, token); !status.ok()) return status;
     }
-    if (segment.state == nullptr) return absl::InvalidArgumentError("state is null");
-    if (segment.state->floats().size() != config.StateFloats() ||
-        segment.state->layer_floats() != config.LayerStateFloats()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "state has ", segment.state->floats().size(), " floats; this model's state has ",
-          config.StateFloats(), " (a state of another model?)"));
+    if (absl::Status status = CheckStateShape(config, segment.state); !status.ok()) {
+      return status;
     }
     if (!seen.insert(segment.state).second) {
       return absl::InvalidArgumentError(

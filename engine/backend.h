@@ -68,6 +68,11 @@ class Backend {
   virtual absl::Status Release(RecurrentState* state) = 0;
 };
 
+// INVALID_ARGUMENT unless 0 <= token < config.vocab.
+absl::Status CheckTokenId(const ModelConfig& config, int token);
+// INVALID_ARGUMENT for a null state or one shaped for another model.
+absl::Status CheckStateShape(const ModelConfig& config, const RecurrentState* state);
+
 // The argument checks every Backend::Run makes (see Run), for `config`.
 absl::Status CheckRunArguments(const ModelConfig& config,
                                absl::Span<const Backend::Segment> segments,

@@ -73,25 +73,6 @@ Model::Model(ModelWeights weights, int threads)
 
 Model::~Model() = default;
 
-absl::Status Model::CheckToken(int token) const {
-  if (token < 0 || token >= config().vocab) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("token id ", token, " is outside the vocabulary [0, ", config().vocab, ")"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Model::CheckState(const RecurrentState* state) const {
-  if (state == nullptr) return absl::InvalidArgumentError("state is null");
-  if (state->floats().size() != config().StateFloats() ||
-      state->layer_floats() != config().LayerStateFloats()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("state has ", state->floats().size(), " floats; this model's state has ",
-                     config().StateFloats(), " (a state of another model?)"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Model::Step(int token, RecurrentState* state, absl::Span<float> logits) {
   const int tokens[1] = {token};
   return Prefill(tokens, state, logits, /*all_logits=*/false);
@@ -101,9 +82,9 @@ absl::Status Model::Prefill(absl::Span<const int> tokens, RecurrentState* state,
                             absl::Span<float> logits, bool all_logits) {
   if (tokens.empty()) return absl::InvalidArgumentError("no tokens to run");
   for (int token : tokens) {
-    if (absl::Status s = CheckToken(token); !s.ok()) return s;
+    if (absl::Status s = CheckTokenId(config(), token); !s.ok()) return s;
   }
-  if (absl::Status s = CheckState(state); !s.ok()) return s;
+  if (absl::Status s = CheckStateShape(config(), state); !s.ok()) return s;
   const size_t want = (all_logits ? tokens.size() : 1) * static_cast<size_t>(config().vocab);
   if (logits.size() != want) {
     return absl::InvalidArgumentError(
@@ -126,8 +107,8 @@ absl::Status Model::DecodeBatch(absl::Span<const int> tokens,
   }
   absl::flat_hash_set<const RecurrentState*> seen;
   for (size_t b = 0; b < tokens.size(); ++b) {
-    if (absl::Status s = CheckToken(tokens[b]); !s.ok()) return s;
-    if (absl::Status s = CheckState(states[b]); !s.ok()) return s;
+    if (absl::Status s = CheckTokenId(config(), tokens[b]); !s.ok()) return s;
+    if (absl::Status s = CheckStateShape(config(), states[b]); !s.ok()) return s;
     if (!seen.insert(states[b]).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("stream ", b, " shares its state with an earlier stream of the batch"));

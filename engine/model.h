@@ -97,9 +97,6 @@ class Model : public Backend {
   void Forward(absl::Span<const int> tokens, absl::Span<RecurrentState* const> states,
                const std::vector<bool>& want_logits, float* logits);
 
-  absl::Status CheckToken(int token) const;
-  absl::Status CheckState(const RecurrentState* state) const;
-
   ModelWeights weights_;
   std::unique_ptr<kernels::cpu::ThreadPool> pool_;
   // Scratch, grown to the largest row count seen: [rows, width] float32.

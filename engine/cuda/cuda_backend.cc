@@ -361,65 +361,24 @@ absl::Status CudaExecutor::Init(const ModelWeights& weights) {
   GANDER_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(
       cublas_, type_ == k::DataType::kF32 ? CUBLAS_PEDANTIC_MATH : CUBLAS_DEFAULT_MATH));
 
-  // Weights.
-  weights_.type = type_ == k::DataType::kF16    ? device::DeviceType::kF16
-                  : type_ == k::DataType::kBF16 ? device::DeviceType::kBF16
-                                                : device::DeviceType::kF32;
-  GANDER_RETURN_IF_NOT_OK(UploadMatrix(weights.emb, &weights_.emb));
-  GANDER_RETURN_IF_NOT_OK(UploadMatrix(weights.head, &weights_.head));
-  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln0_weight, &weights_.ln0_weight));
-  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln0_bias, &weights_.ln0_bias));
-  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln_out_weight, &weights_.ln_out_weight));
-  GANDER_RETURN_IF_NOT_OK(arena_.Upload(weights.ln_out_bias, &weights_.ln_out_bias));
-  std::vector<device::DeviceLayer>& layers = weights_.layers;
-  layers.resize(weights.layers.size());
-  for (size_t l = 0; l < weights.layers.size(); ++l) {
-    const LayerWeights& src = weights.layers[l];
-    device::DeviceLayer& dst = layers[l];
-    const std::pair<const std::vector<float>*, const float**> vectors[] = {
-        {&src.ln1_weight, &dst.ln1_weight},
-        {&src.ln1_bias, &dst.ln1_bias},
-        {&src.ln2_weight, &dst.ln2_weight},
-        {&src.ln2_bias, &dst.ln2_bias},
-        {&src.x_r, &dst.x_r},
-        {&src.x_w, &dst.x_w},
-        {&src.x_k, &dst.x_k},
-        {&src.x_v, &dst.x_v},
-        {&src.x_a, &dst.x_a},
-        {&src.x_g, &dst.x_g},
-        {&src.w0, &dst.w0},
-        {&src.a0, &dst.a0},
-        {&src.v0, &dst.v0},
-        {&src.k_k, &dst.k_k},
-        {&src.k_a, &dst.k_a},
-        {&src.r_k, &dst.r_k},
-        {&src.ln_x_weight, &dst.ln_x_weight},
-        {&src.ln_x_bias, &dst.ln_x_bias},
-        {&src.ffn_x_k, &dst.ffn_x_k},
-    };
-    for (const auto& [host, device] : vectors) {
-      GANDER_RETURN_IF_NOT_OK(arena_.Upload(*host, device));
-    }
-    const std::pair<const Matrix*, DeviceMatrix*> matrices[] = {
-        {&src.w1, &dst.w1},
-        {&src.w2, &dst.w2},
-        {&src.a1, &dst.a1},
-        {&src.a2, &dst.a2},
-        {&src.v1, &dst.v1},
-        {&src.v2, &dst.v2},
-        {&src.g1, &dst.g1},
-        {&src.g2, &dst.g2},
-        {&src.receptance, &dst.receptance},
-        {&src.key, &dst.key},
-        {&src.value, &dst.value},
-        {&src.output, &dst.output},
-        {&src.ffn_key, &dst.ffn_key},
-        {&src.ffn_value, &dst.ffn_value},
-    };
-    for (const auto& [host, device] : matrices) {
-      GANDER_RETURN_IF_NOT_OK(UploadMatrix(*host, device));
-    }
-  }
+  // Weights, converted to the device's type on the way.
+  const device::DeviceType device_type = type_ == k::DataType::kF16    ? device::DeviceType::kF16
+                                         : type_ == k::DataType::kBF16 ? device::DeviceType::kBF16
+                                                                       : device::DeviceType::kF32;
+  absl::StatusOr<device::DeviceWeights> placed = device::PlaceWeights(
+      weights, device_type,
+      [this](const std::vector<float>& host) -> absl::StatusOr<const float*> {
+        const float* p = nullptr;
+        GANDER_RETURN_IF_NOT_OK(arena_.Upload(host, &p));
+        return p;
+      },
+      [this](const Matrix& m) -> absl::StatusOr<DeviceMatrix> {
+        DeviceMatrix out;
+        GANDER_RETURN_IF_NOT_OK(UploadMatrix(m, &out));
+        return out;
+      });
+  if (!placed.ok()) return placed.status();
+  weights_ = *std::move(placed);
 
   // State slots, zeroed.
   const size_t state_floats = config_.StateFloats();
@@ -429,17 +388,14 @@ absl::Status CudaExecutor::Init(const ModelWeights& weights) {
   // Activations.
   const size_t rows = options_.max_rows;
   const size_t C = config_.embd;
-  device::DeviceBuffers& b = buffers_;
-  for (float** buf : {&b.x, &b.xa, &b.xr, &b.xw, &b.xk, &b.xv, &b.xa2, &b.xg, &b.r, &b.k, &b.v,
-                      &b.w, &b.a, &b.g, &b.kk, &b.v_first, &b.y, &b.tmp, &b.head_in}) {
-    GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * C, buf));
-  }
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_w, &b.lw));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_a, &b.la));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * std::max(config_.lora_v, 1), &b.lv));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.lora_g, &b.lg));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.ffn, &b.hidden));
-  GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * config_.vocab, &b.logits));
+  absl::StatusOr<device::DeviceBuffers> buffers = device::AllocateBuffers(
+      config_, options_.max_rows, [this](size_t floats) -> absl::StatusOr<float*> {
+        float* p = nullptr;
+        GANDER_RETURN_IF_NOT_OK(arena_.Alloc(floats, &p));
+        return p;
+      });
+  if (!buffers.ok()) return buffers.status();
+  buffers_ = *buffers;
   const size_t widest = std::max<size_t>({C, static_cast<size_t>(config_.ffn)});
   GANDER_RETURN_IF_NOT_OK(arena_.Alloc(rows * widest, &x16_));
 

@@ -1,5 +1,8 @@
 #include "engine/device/forward_program.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace gander::engine::device {
 namespace {
 
@@ -7,6 +10,91 @@ constexpr float kLayerNormEps = 1e-5f;
 constexpr float kGroupNormEps = 64e-5f;
 
 }  // namespace
+
+#define GANDER_PLACE(dst, expr)                 \
+  do {                                          \
+    auto placed_ = (expr);                      \
+    if (!placed_.ok()) return placed_.status(); \
+    dst = *placed_;                             \
+  } while (false)
+
+absl::StatusOr<DeviceWeights> PlaceWeights(const ModelWeights& weights, DeviceType type,
+                                           const PlaceVector& place_vector,
+                                           const PlaceMatrix& place_matrix) {
+  DeviceWeights out;
+  out.type = type;
+  GANDER_PLACE(out.emb, place_matrix(weights.emb));
+  GANDER_PLACE(out.head, place_matrix(weights.head));
+  GANDER_PLACE(out.ln0_weight, place_vector(weights.ln0_weight));
+  GANDER_PLACE(out.ln0_bias, place_vector(weights.ln0_bias));
+  GANDER_PLACE(out.ln_out_weight, place_vector(weights.ln_out_weight));
+  GANDER_PLACE(out.ln_out_bias, place_vector(weights.ln_out_bias));
+  for (const LayerWeights& src : weights.layers) {
+    DeviceLayer dst;
+    const std::pair<const std::vector<float>*, const float**> vectors[] = {
+        {&src.ln1_weight, &dst.ln1_weight},
+        {&src.ln1_bias, &dst.ln1_bias},
+        {&src.ln2_weight, &dst.ln2_weight},
+        {&src.ln2_bias, &dst.ln2_bias},
+        {&src.x_r, &dst.x_r},
+        {&src.x_w, &dst.x_w},
+        {&src.x_k, &dst.x_k},
+        {&src.x_v, &dst.x_v},
+        {&src.x_a, &dst.x_a},
+        {&src.x_g, &dst.x_g},
+        {&src.w0, &dst.w0},
+        {&src.a0, &dst.a0},
+        {&src.v0, &dst.v0},
+        {&src.k_k, &dst.k_k},
+        {&src.k_a, &dst.k_a},
+        {&src.r_k, &dst.r_k},
+        {&src.ln_x_weight, &dst.ln_x_weight},
+        {&src.ln_x_bias, &dst.ln_x_bias},
+        {&src.ffn_x_k, &dst.ffn_x_k},
+    };
+    for (const auto& [host, device] : vectors) GANDER_PLACE(*device, place_vector(*host));
+    const std::pair<const Matrix*, DeviceMatrix*> matrices[] = {
+        {&src.w1, &dst.w1},
+        {&src.w2, &dst.w2},
+        {&src.a1, &dst.a1},
+        {&src.a2, &dst.a2},
+        {&src.v1, &dst.v1},
+        {&src.v2, &dst.v2},
+        {&src.g1, &dst.g1},
+        {&src.g2, &dst.g2},
+        {&src.receptance, &dst.receptance},
+        {&src.key, &dst.key},
+        {&src.value, &dst.value},
+        {&src.output, &dst.output},
+        {&src.ffn_key, &dst.ffn_key},
+        {&src.ffn_value, &dst.ffn_value},
+    };
+    for (const auto& [host, device] : matrices) GANDER_PLACE(*device, place_matrix(*host));
+    out.layers.push_back(dst);
+  }
+  return out;
+}
+
+absl::StatusOr<DeviceBuffers> AllocateBuffers(const ModelConfig& c, int max_rows,
+                                              const AllocFloats& alloc) {
+  DeviceBuffers b;
+  auto rows_of = [max_rows](int width) {
+    return static_cast<size_t>(max_rows) * static_cast<size_t>(std::max(width, 1));
+  };
+  for (float** buf : {&b.x, &b.xa, &b.xr, &b.xw, &b.xk, &b.xv, &b.xa2, &b.xg, &b.r, &b.k, &b.v,
+                      &b.w, &b.a, &b.g, &b.kk, &b.v_first, &b.y, &b.tmp, &b.head_in}) {
+    GANDER_PLACE(*buf, alloc(rows_of(c.embd)));
+  }
+  GANDER_PLACE(b.lw, alloc(rows_of(c.lora_w)));
+  GANDER_PLACE(b.la, alloc(rows_of(c.lora_a)));
+  GANDER_PLACE(b.lv, alloc(rows_of(c.lora_v)));
+  GANDER_PLACE(b.lg, alloc(rows_of(c.lora_g)));
+  GANDER_PLACE(b.hidden, alloc(rows_of(c.ffn)));
+  GANDER_PLACE(b.logits, alloc(rows_of(c.vocab)));
+  return b;
+}
+
+#undef GANDER_PLACE
 
 #define GANDER_FORWARD_STEP(expr)                                                             \
   do {                                                                                        \

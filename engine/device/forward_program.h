@@ -15,10 +15,13 @@
 #define GANDER_ENGINE_DEVICE_FORWARD_PROGRAM_H_
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "engine/model_config.h"
+#include "engine/weights/model_weights.h"
 
 namespace gander::engine::device {
 
@@ -115,6 +118,22 @@ class ForwardOps {
   // weights' type by the implementation when it needs to).
   virtual absl::Status Project(const DeviceMatrix& m, const float* x, int t, float* y) = 0;
 };
+
+// Lays out `weights` for a device: each vector [C] and each matrix is
+// placed by the caller's functions (copied into device memory, converted to
+// the device's type, or simply pointed at in host memory). The one place
+// that lists every tensor of a layer. Stops at the first failed placement.
+using PlaceVector = std::function<absl::StatusOr<const float*>(const std::vector<float>&)>;
+using PlaceMatrix = std::function<absl::StatusOr<DeviceMatrix>(const Matrix&)>;
+absl::StatusOr<DeviceWeights> PlaceWeights(const ModelWeights& weights, DeviceType type,
+                                           const PlaceVector& place_vector,
+                                           const PlaceMatrix& place_matrix);
+
+// Allocates every activation buffer for passes of up to `max_rows` rows with
+// `alloc(floats)` (floats >= 1).
+using AllocFloats = std::function<absl::StatusOr<float*>(size_t floats)>;
+absl::StatusOr<DeviceBuffers> AllocateBuffers(const ModelConfig& config, int max_rows,
+                                              const AllocFloats& alloc);
 
 // Issues the whole forward pass of a pass of `rows` rows, `segments`
 // segments and `logit_rows` logits rows: states in `slots` advance, and

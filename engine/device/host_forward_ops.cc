@@ -190,67 +190,23 @@ absl::StatusOr<std::unique_ptr<HostForwardExecutor>> HostForwardExecutor::Create
   if (slots < 1 || max_rows < 1) return absl::InvalidArgumentError("slots and max_rows >= 1");
   const ModelConfig& c = weights.config;
   std::unique_ptr<HostForwardExecutor> e(new HostForwardExecutor(c, slots, max_rows));
-  auto matrix = [](const Matrix& m) { return DeviceMatrix{m.rows, m.cols, m.data}; };
-  DeviceWeights& w = e->weights_;
-  w.type = DeviceType::kF32;
-  w.emb = matrix(weights.emb);
-  w.head = matrix(weights.head);
-  w.ln0_weight = weights.ln0_weight.data();
-  w.ln0_bias = weights.ln0_bias.data();
-  w.ln_out_weight = weights.ln_out_weight.data();
-  w.ln_out_bias = weights.ln_out_bias.data();
-  for (const LayerWeights& src : weights.layers) {
-    DeviceLayer d;
-    d.ln1_weight = src.ln1_weight.data();
-    d.ln1_bias = src.ln1_bias.data();
-    d.ln2_weight = src.ln2_weight.data();
-    d.ln2_bias = src.ln2_bias.data();
-    d.x_r = src.x_r.data();
-    d.x_w = src.x_w.data();
-    d.x_k = src.x_k.data();
-    d.x_v = src.x_v.data();
-    d.x_a = src.x_a.data();
-    d.x_g = src.x_g.data();
-    d.w0 = src.w0.data();
-    d.a0 = src.a0.data();
-    d.v0 = src.v0.data();
-    d.k_k = src.k_k.data();
-    d.k_a = src.k_a.data();
-    d.r_k = src.r_k.data();
-    d.ln_x_weight = src.ln_x_weight.data();
-    d.ln_x_bias = src.ln_x_bias.data();
-    d.ffn_x_k = src.ffn_x_k.data();
-    d.w1 = matrix(src.w1);
-    d.w2 = matrix(src.w2);
-    d.a1 = matrix(src.a1);
-    d.a2 = matrix(src.a2);
-    d.v1 = matrix(src.v1);
-    d.v2 = matrix(src.v2);
-    d.g1 = matrix(src.g1);
-    d.g2 = matrix(src.g2);
-    d.receptance = matrix(src.receptance);
-    d.key = matrix(src.key);
-    d.value = matrix(src.value);
-    d.output = matrix(src.output);
-    d.ffn_key = matrix(src.ffn_key);
-    d.ffn_value = matrix(src.ffn_value);
-    w.layers.push_back(d);
-  }
-  DeviceBuffers& b = e->buffers_;
-  auto alloc = [&e, max_rows](size_t width) {
-    e->activations_.emplace_back(static_cast<size_t>(max_rows) * std::max<size_t>(width, 1));
-    return e->activations_.back().data();
-  };
-  for (float** buf : {&b.x, &b.xa, &b.xr, &b.xw, &b.xk, &b.xv, &b.xa2, &b.xg, &b.r, &b.k, &b.v,
-                      &b.w, &b.a, &b.g, &b.kk, &b.v_first, &b.y, &b.tmp, &b.head_in}) {
-    *buf = alloc(c.embd);
-  }
-  b.lw = alloc(c.lora_w);
-  b.la = alloc(c.lora_a);
-  b.lv = alloc(c.lora_v);
-  b.lg = alloc(c.lora_g);
-  b.hidden = alloc(c.ffn);
-  b.logits = alloc(c.vocab);
+  // The weights stay where they are: the "device" is host memory.
+  absl::StatusOr<DeviceWeights> placed = PlaceWeights(
+      weights, DeviceType::kF32,
+      [](const std::vector<float>& v) -> absl::StatusOr<const float*> { return v.data(); },
+      [](const Matrix& m) -> absl::StatusOr<DeviceMatrix> {
+        return DeviceMatrix{m.rows, m.cols, m.data};
+      });
+  if (!placed.ok()) return placed.status();
+  e->weights_ = *std::move(placed);
+  HostForwardExecutor* raw = e.get();
+  absl::StatusOr<DeviceBuffers> buffers =
+      AllocateBuffers(c, max_rows, [raw](size_t floats) -> absl::StatusOr<float*> {
+        raw->activations_.emplace_back(floats);
+        return raw->activations_.back().data();
+      });
+  if (!buffers.ok()) return buffers.status();
+  e->buffers_ = *buffers;
   return e;
 }
 

@@ -92,7 +92,7 @@ absl::StatusOr<std::shared_ptr<GenerationHandle>> Scheduler::Submit(GenerationRe
           absl::StrCat("token id ", token, " is outside the vocabulary [0, ", config.vocab, ")"));
     }
   }
-  if (request.context->state.floats().size() != RecurrentState(config).floats().size()) {
+  if (request.context->state.floats().size() != config.StateFloats()) {
     return absl::InvalidArgumentError("the stream's state is shaped for another model");
   }
   if (request.params.max_tokens <= 0) {
@@ -209,51 +209,40 @@ void Scheduler::Loop() {
     }
   }
   for (auto& job : running) {
-    StreamContext* context = job->request.context;
-    context->pending.erase(context->pending.begin(),
-                           context->pending.begin() + static_cast<long>(job->prefilled));
-    if (job->decoding && job->generated > 0) context->pending = {job->feed};
-    context->sampler = job->sampler->state();
-    GenerationResult result;
-    result.status = absl::CancelledError("the worker is shutting down");
-    if (absl::Status released = backend_->Release(&context->state); !released.ok()) {
-      result.status = StateLost(released);
-    }
-    result.generated = job->generated;
-    job->request.on_done(std::move(result));
+    Finish(*job, absl::CancelledError("the worker is shutting down"), FinishReason::kCancelled, "");
   }
+}
+
+// Ends `job` (already out of the running set) and hands its context back.
+void Scheduler::Finish(Job& job, absl::Status status, FinishReason reason, std::string trailing) {
+  StreamContext* context = job.request.context;
+  if (!job.decoding) {
+    context->pending.erase(context->pending.begin(),
+                           context->pending.begin() + static_cast<long>(job.prefilled));
+  } else if (job.generated > 0) {
+    context->pending = {job.feed};
+  }
+  context->sampler = job.sampler->state();
+  GenerationResult result;
+  result.status = std::move(status);
+  // The state is the owner's again; a backend that cannot give it back
+  // fails the generation (the context must not be checkpointed).
+  if (absl::Status released = backend_->Release(&context->state); !released.ok()) {
+    result.status = StateLost(released);
+  }
+  result.reason = reason;
+  result.generated = job.generated;
+  if (result.status.ok()) {
+    trailing += job.stop->Flush();
+    if (job.detokenizer) trailing += job.detokenizer->Flush();
+  }
+  result.trailing_text = std::move(trailing);
+  job.request.on_done(std::move(result));
 }
 
 void Scheduler::Step(std::vector<std::shared_ptr<Job>>& running) {
   const int vocab = backend_->config().vocab;
   const absl::Time now = absl::Now();
-
-  // Ends `job` (already out of `running`) and hands its context back.
-  auto finish = [&](Job& job, absl::Status status, FinishReason reason, std::string trailing) {
-    StreamContext* context = job.request.context;
-    if (!job.decoding) {
-      context->pending.erase(context->pending.begin(),
-                             context->pending.begin() + static_cast<long>(job.prefilled));
-    } else if (job.generated > 0) {
-      context->pending = {job.feed};
-    }
-    context->sampler = job.sampler->state();
-    GenerationResult result;
-    result.status = std::move(status);
-    // The state is the owner's again; a backend that cannot give it back
-    // fails the generation (the context must not be checkpointed).
-    if (absl::Status released = backend_->Release(&context->state); !released.ok()) {
-      result.status = StateLost(released);
-    }
-    result.reason = reason;
-    result.generated = job.generated;
-    if (result.status.ok()) {
-      trailing += job.stop->Flush();
-      if (job.detokenizer) trailing += job.detokenizer->Flush();
-    }
-    result.trailing_text = std::move(trailing);
-    job.request.on_done(std::move(result));
-  };
 
   // Cancelled and expired generations leave before the step.
   for (size_t i = 0; i < running.size();) {
@@ -262,9 +251,9 @@ void Scheduler::Step(std::vector<std::shared_ptr<Job>>& running) {
       std::shared_ptr<Job> keep = std::move(running[i]);
       running.erase(running.begin() + static_cast<long>(i));
       if (keep->handle->cancelled()) {
-        finish(*keep, absl::OkStatus(), FinishReason::kCancelled, "");
+        Finish(*keep, absl::OkStatus(), FinishReason::kCancelled, "");
       } else {
-        finish(*keep, absl::DeadlineExceededError("the generation's deadline passed"),
+        Finish(*keep, absl::DeadlineExceededError("the generation's deadline passed"),
                FinishReason::kCancelled, "");
       }
       continue;
@@ -320,7 +309,7 @@ void Scheduler::Step(std::vector<std::shared_ptr<Job>>& running) {
       }
     }
     for (auto& job : failed) {
-      finish(*job, absl::InternalError(absl::StrCat("engine step failed: ", run.message())),
+      Finish(*job, absl::InternalError(absl::StrCat("engine step failed: ", run.message())),
              FinishReason::kCancelled, "");
     }
     return;
@@ -384,12 +373,12 @@ void Scheduler::Step(std::vector<std::shared_ptr<Job>>& running) {
     running.erase(it);
     const StopReason reason = keep->stop->stop_reason();
     if (reason == StopReason::kNone) {
-      finish(*keep,
+      Finish(*keep,
              absl::FailedPreconditionError(
                  "no token can be sampled: every logit is -inf after penalties"),
              FinishReason::kCancelled, "");
     } else {
-      finish(*keep, absl::OkStatus(), FromStopReason(reason), "");
+      Finish(*keep, absl::OkStatus(), FromStopReason(reason), "");
     }
   }
 }

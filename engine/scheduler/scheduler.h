@@ -14,9 +14,9 @@
 // samples its next token (Sampler), which is fed back in the next step.
 //
 // Determinism: the CPU Model's Run gives each stream bitwise the result it
-// would get alone, and a prefill's chunking does not change its result, so a stream's
-// tokens depend only on its own context, inputs and sampling settings,
-// never on its batch neighbours or on timing.
+// would get alone, and a prefill's chunking does not change its result, so
+// a stream's tokens depend only on its own context, inputs and sampling
+// settings, never on its batch neighbours or on timing.
 //
 // What a generation leaves in its StreamContext when it ends (for whatever
 // reason): `state` has consumed every token fed so far, `token_count` counts
@@ -134,7 +134,7 @@ class GenerationHandle {
 
 class Scheduler {
  public:
-  // Starts the loop. The model (and tokenizer, which may be null: then no
+  // Starts the loop. The backend (and tokenizer, which may be null: then no
   // text is produced and stop strings are rejected) are not owned and must
   // outlive the scheduler. INVALID_ARGUMENT for options out of range.
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(Backend* backend,
@@ -165,6 +165,9 @@ class Scheduler {
   // Runs one engine step over the running generations; ends those that
   // finish (removing them from `running`).
   void Step(std::vector<std::shared_ptr<Job>>& running);
+  // Ends a generation: hands its context back (the backend releases the
+  // state) and calls on_done.
+  void Finish(Job& job, absl::Status status, FinishReason reason, std::string trailing);
 
   Backend* backend_;
   const Tokenizer* tokenizer_;
